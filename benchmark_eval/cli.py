@@ -1,0 +1,131 @@
+"""The `benchmark-eval` command line; the shell scripts are thin shims over it.
+
+Only this module prints errors: a `UserError` becomes one line and its exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import EXIT_BAD_INPUT, UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+server_app = typer.Typer(no_args_is_help=True, help="Start or stop a vLLM OpenAI-compatible server.")
+app.add_typer(server_app, name="server")
+console = Console(stderr=True)
+
+# Env vars that mean "evaluate this server", as opposed to "run the demo".
+_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets")
+
+
+def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="scores")
+    for column in ("dataset", "metric", "score"):
+        table.add_column(column)
+    for outcome in result.outcomes:
+        for metric, value in outcome.metrics.items():
+            table.add_row(outcome.abbr, metric, f"{value:.2f}")
+    Console().print(table)
+    Console().print(f"results: {result.run_dir}")
+
+
+@app.command()
+def run(
+    datasets: Optional[str] = typer.Option(None, help="OpenCompass dataset configs, e.g. 'mmlu_gen ceval_gen' (env eval_datasets)"),
+    host: Optional[str] = typer.Option(None, help="vLLM server host (env host)"),
+    port: Optional[str] = typer.Option(None, help="vLLM server port (env service_port)"),
+    model_name: Optional[str] = typer.Option(None, help="served model name (env model_name)"),
+    max_out_len: Optional[str] = typer.Option(None, help="max new tokens (env max_out_len)"),
+    batch_size: Optional[str] = typer.Option(None, help="requests in flight (env batch_size)"),
+    subjects: Optional[str] = typer.Option(None, help="comma-separated subjects to keep (env subjects)"),
+    limit: Optional[str] = typer.Option(None, help="first N samples per dataset/subject (env limit)"),
+    data_root: Optional[str] = typer.Option(None, help="data root holding data/ (env COMPASS_DATA_CACHE)"),
+    tokenizer_path: Optional[str] = typer.Option(None, help="local tokenizer folder (env tokenizer_path)"),
+    benchmark_type: Optional[str] = typer.Option(None, help="results sub-folder (env benchmark_type)"),
+    results_dir: Optional[str] = typer.Option(None, help="results root (env results_dir)"),
+    device: Optional[str] = typer.Option(None, help="label of the server's device for run.json (env device)"),
+    demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
+) -> None:
+    """Evaluate a running vLLM server with OpenCompass (or the embedded demo)."""
+    from .run.pipeline import run_evaluation
+    from .settings import RunSettings
+
+    flags = dict(datasets=datasets, host=host, port=port, model_name=model_name, max_out_len=max_out_len,
+                 batch_size=batch_size, subjects=subjects, limit=limit, data_root=data_root,
+                 tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir)
+    targeted = any(v is not None for v in flags.values()) or any(var in os.environ for var in _TARGET_VARS)
+    if demo or not targeted:
+        from .demo.run import run_demo
+
+        _print_scores(run_demo(console))
+        return
+    settings = RunSettings.from_env(os.environ, **flags)
+    _print_scores(run_evaluation(settings, console, device=device or os.environ.get("device")))
+
+
+@server_app.command("start")
+def server_start(
+    model: Path = typer.Option(..., help="model folder (Hugging Face layout)"),
+    port: int = typer.Option(8000), host: str = typer.Option("127.0.0.1"),
+    device: str = typer.Option("cpu", help="cpu, cuda or npu"), dtype: str = typer.Option("auto"),
+    max_model_len: int = typer.Option(2048), tensor_parallel_size: int = typer.Option(1),
+    served_model_name: Optional[str] = typer.Option(None), python: Optional[Path] = typer.Option(None, help="interpreter with vLLM"),
+    startup_timeout: float = typer.Option(300.0),
+) -> None:
+    """Start vLLM's OpenAI-compatible server and wait until it answers."""
+    from .run.server import start_server
+    from .settings import ServerSettings, parse_settings
+
+    settings = parse_settings(ServerSettings, dict(
+        model_path=model, port=port, host=host, device=device, dtype=dtype, max_model_len=max_model_len,
+        tensor_parallel_size=tensor_parallel_size, served_model_name=served_model_name, python=python,
+        startup_timeout=startup_timeout))
+    handle = start_server(settings)
+    typer.echo(f"vLLM server '{handle.served_model_name}' ready at {handle.base_url} (pid {handle.pid}, log {handle.log_path})")
+
+
+@server_app.command("stop")
+def server_stop(port: int = typer.Option(8000)) -> None:
+    """Stop the server started on PORT (and its worker processes)."""
+    from .run.server import stop_server
+    from .settings import ServerSettings
+
+    state_dir = ServerSettings.model_fields["state_dir"].default
+    if not stop_server(port, state_dir):
+        raise UserError(f"no server started by benchmark-eval is recorded on port {port}; nothing to stop")
+    typer.echo(f"stopped the server on port {port}")
+
+
+@app.command("prepare-demo-model")
+def prepare_demo_model_cmd() -> None:
+    """Fetch, convert and check the demo model (install.sh runs this)."""
+    from .demo.model import prepare_demo_model
+
+    typer.echo(f"demo model ready: {prepare_demo_model()}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UserError as error:
+        console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        if error.details:
+            console.print(error.details, highlight=False, markup=False)
+        sys.exit(error.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        console.print("interrupted")
+        sys.exit(130)
+    except Exception as error:  # click's own usage errors
+        import click
+
+        if isinstance(error, click.exceptions.ClickException):
+            console.print(f"[red]error:[/] {error.format_message()}", highlight=False)
+            sys.exit(EXIT_BAD_INPUT)
+        raise

@@ -1,0 +1,53 @@
+"""Convert the demo model's GGUF file into a Hugging Face folder (fp32 safetensors).
+
+Runs as a plain script in an environment with transformers>=5 (the vLLM environment):
+transformers 4.x converts this GGUF's special tokens wrongly. It imports nothing from
+benchmark_eval, so any interpreter with torch, transformers, gguf and accelerate can run it.
+
+usage: python convert_gguf.py GGUF_FILE OUT_DIR
+"""
+
+import json
+import sys
+from pathlib import Path
+
+
+def convert(gguf: Path, out: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # save_pretrained refuses a model with a GGUF quantizer attached: copy the (already
+    # dequantized) weights into a plain model built from the same config.
+    model = AutoModelForCausalLM.from_config(quantized.config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict(), strict=True)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    make_portable(out)
+
+
+def make_portable(out: Path) -> None:
+    """Make the folder load the same under transformers 4.x (OpenCompass) and 5.x (vLLM)."""
+    config_path = out / "config.json"
+    config = json.loads(config_path.read_text())
+    config.pop("quantization_config", None)  # vLLM would try to load a GGUF quantizer
+    rope = config.get("rope_parameters") or {}
+    if "rope_theta" in rope:
+        config.setdefault("rope_theta", rope["rope_theta"])  # 4.x reads only the flat key
+    config.setdefault("torch_dtype", config.get("dtype", "float32"))
+    config_path.write_text(json.dumps(config, indent=2) + "\n")
+
+    tok_path = out / "tokenizer_config.json"
+    tok = json.loads(tok_path.read_text())
+    # transformers 5 names its own backend class, which 4.x does not know.
+    tok["tokenizer_class"] = "PreTrainedTokenizerFast"
+    for key in ("backend", "is_local", "local_files_only"):
+        tok.pop(key, None)
+    tok["model_max_length"] = 2048
+    tok_path.write_text(json.dumps(tok, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    convert(Path(sys.argv[1]), Path(sys.argv[2]))

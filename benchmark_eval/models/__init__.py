@@ -1,0 +1,1 @@
+"""OpenCompass model classes of ours (referenced by dotted path from generated configs)."""

@@ -1,0 +1,32 @@
+"""Where the toolkit keeps things on disk (one place, so every module agrees)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The repository checkout (install.sh, opencompass.sh and results/ live here).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_dir() -> Path:
+    """Folder for the converted demo model and other one-off artefacts."""
+    return Path(os.environ.get("BENCHMARK_EVAL_CACHE", REPO_ROOT / ".cache")).resolve()
+
+
+def demo_model_dir() -> Path:
+    return cache_dir() / "models" / "SmolLM2-135M-Instruct"
+
+
+def demo_data_root() -> Path:
+    """Small MMLU/C-Eval/XSum/HumanEval-shaped datasets written for this project."""
+    return Path(__file__).resolve().parent / "demo" / "data"
+
+
+def default_results_root() -> Path:
+    return REPO_ROOT / "results"
+
+
+def vllm_python() -> Path:
+    """The interpreter of the separate vLLM environment that install.sh creates."""
+    return REPO_ROOT / ".venv-vllm" / "bin" / "python"

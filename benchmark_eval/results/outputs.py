@@ -1,0 +1,84 @@
+"""Read what OpenCompass wrote into a run folder: summary, predictions, per-sample details."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class DatasetOutcome:
+    abbr: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    log: str | None = None  # the log to read when it failed
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.metrics)
+
+
+def _load_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def latest_summary_csv(run_dir: Path) -> Path | None:
+    files = sorted((run_dir / "summary").glob("summary_*.csv"))
+    return files[-1] if files else None
+
+
+def read_summary(run_dir: Path, model_abbr: str) -> dict[str, dict[str, str]]:
+    """dataset abbr -> metric -> value as written ('-' when OpenCompass had no score)."""
+    path = latest_summary_csv(run_dir)
+    table: dict[str, dict[str, str]] = {}
+    if path is None:
+        return table
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f):
+            table.setdefault(row["dataset"], {})[row["metric"]] = row.get(model_abbr, "-")
+    return table
+
+
+def read_outcomes(run_dir: Path, model_abbr: str, abbrs: list[str]) -> list[DatasetOutcome]:
+    """One outcome per dataset; a dataset without a numeric score is a failure."""
+    summary = read_summary(run_dir, model_abbr)
+    outcomes = []
+    for abbr in abbrs:
+        outcome = DatasetOutcome(abbr)
+        prediction = run_dir / "predictions" / model_abbr / f"{abbr}.json"
+        result = run_dir / "results" / model_abbr / f"{abbr}.json"
+        if not prediction.exists():
+            outcome.error = "no predictions (inference failed or was not finished)"
+            outcome.log = str(run_dir / "logs" / "infer" / model_abbr)
+        elif not result.exists():
+            outcome.error = "no results (evaluation failed)"
+            outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+        else:
+            data = _load_json(result)
+            if "error" in data:
+                outcome.error = f"evaluator error: {data['error']}"
+                outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+            else:
+                values = summary.get(abbr, {})
+                for metric, value in data.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        outcome.metrics[metric] = float(value)
+                missing = [m for m, v in values.items() if v.strip() in ("", "-")]
+                if missing or not values:
+                    outcome.error = f"no score in the summary for {', '.join(missing) or 'any metric'}"
+                    outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+        outcomes.append(outcome)
+    return outcomes
+
+
+def read_predictions(run_dir: Path, model_abbr: str, abbr: str) -> dict[str, Any]:
+    return _load_json(run_dir / "predictions" / model_abbr / f"{abbr}.json")
+
+
+def read_details(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
+    details = _load_json(run_dir / "results" / model_abbr / f"{abbr}.json").get("details") or []
+    return list(details.values()) if isinstance(details, dict) else list(details)

@@ -1,0 +1,70 @@
+"""samples.jsonl: one normalised line per scored sample, the unit of every comparison."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from .outputs import read_details, read_predictions
+
+# Detail keys that describe the sample rather than score it.
+_NOT_SCORES = {"example_abbr", "pred", "answer", "prompt", "task_id", "result", "origin_prediction", "predictions", "references", "refr"}
+
+
+def prompt_sha256(prompt: Any) -> str:
+    """Hash of the exact prompt sent (a string, or a list of chat messages)."""
+    text = prompt if isinstance(prompt, str) else json.dumps(prompt, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _first(value: Any) -> Any:
+    # OpenCompass's details hold one list entry per replica; we run one replica.
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def _scores(detail: dict[str, Any]) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for key, raw in detail.items():
+        value = _first(raw)
+        if key in _NOT_SCORES or not isinstance(value, (bool, int, float)):
+            continue
+        name = "correct" if key == "is_correct" else key
+        scores[name] = float(value)
+    return scores
+
+
+def build_samples(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
+    predictions = read_predictions(run_dir, model_abbr, abbr)
+    details = read_details(run_dir, model_abbr, abbr)
+    lines = []
+    for index in sorted(predictions, key=int):
+        pred = predictions[index]
+        detail = details[int(index)] if int(index) < len(details) else {}
+        lines.append({
+            "dataset": abbr,
+            "id": str(index),
+            "prompt_sha256": prompt_sha256(pred.get("origin_prompt")),
+            "prediction": pred.get("prediction"),
+            "extracted": _first(detail.get("pred")),
+            "reference": _first(detail["answer"]) if "answer" in detail else pred.get("gold"),
+            "scores": _scores(detail),
+        })
+    return lines
+
+
+def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Write to a temporary name and rename, so a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,60 @@
+"""Run OpenCompass on a dumped config, from a scratch folder, with a progress display.
+
+OpenCompass writes ./tmp, ./.cache and ./icl_inference_output into its current folder, so
+it runs from a temporary folder; its console output goes to <run>/logs/opencompass.log.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..models.progress import PROGRESS_ENV, read_count
+
+_LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
+
+
+def opencompass_env(data_root: Path, progress_file: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["COMPASS_DATA_CACHE"] = str(data_root)
+    env.pop("DATASET_SOURCE", None)
+    # Everything is local: never let a loader or tokenizer reach for a hub.
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_EVALUATE_OFFLINE="1")
+    env[PROGRESS_ENV] = str(progress_file)
+    return env
+
+
+def run_opencompass(
+    config_path: Path, run_dir: Path, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
+    console: Console,
+) -> int:
+    """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
+    log_path = run_dir / "logs" / "opencompass.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress_file = run_dir / "logs" / "requests.progress"
+    progress_file.write_bytes(b"")
+    results_dir = run_dir / "results" / model_abbr
+    cmd = [sys.executable, "-c", _LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
+    with tempfile.TemporaryDirectory(prefix="benchmark-eval-oc-") as scratch, open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=opencompass_env(data_root, progress_file),
+        )
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+            requests = progress.add_task("requests", total=total_requests)
+            datasets = progress.add_task("datasets scored", total=total_datasets)
+            while process.poll() is None:
+                progress.update(requests, completed=min(read_count(progress_file), total_requests))
+                progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+                time.sleep(0.5)
+            progress.update(requests, completed=min(read_count(progress_file), total_requests))
+            progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+    return process.returncode

