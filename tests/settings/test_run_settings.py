@@ -1,0 +1,58 @@
+from pathlib import Path
+
+import pytest
+
+from benchmark_eval.errors import UserError
+from benchmark_eval.settings import RunSettings
+
+BASE = {"model_name": "m", "eval_datasets": "mmlu_gen"}
+
+
+def test_classic_env_vars_map_onto_fields() -> None:
+    s = RunSettings.from_env({
+        "vllm_path": "vllm", "host": "10.0.0.5", "service_port": "8123", "max_out_len": "64", "batch_size": "4",
+        "eval_datasets": "mmlu_gen  ceval_gen", "model_name": "qwen", "benchmark_type": "nightly",
+        "subjects": "anatomy,astronomy", "limit": "7", "COMPASS_DATA_CACHE": "/data",
+    })
+    assert (s.host, s.port, s.max_out_len, s.batch_size, s.limit) == ("10.0.0.5", 8123, 64, 4, 7)
+    assert s.datasets == ("mmlu_gen", "ceval_gen") and s.subjects == ("anatomy", "astronomy")
+    assert s.data_root == Path("/data") and s.benchmark_type == "nightly"
+    assert s.base_url == "http://10.0.0.5:8123" and s.temperature == 0.0
+
+
+def test_flags_override_env() -> None:
+    s = RunSettings.from_env({**BASE, "max_out_len": "64"}, max_out_len="32")
+    assert s.max_out_len == 32
+
+
+def test_empty_env_values_mean_unset() -> None:
+    assert RunSettings.from_env({**BASE, "limit": "", "host": ""}).limit is None
+
+
+@pytest.mark.parametrize(("env", "fragment"), [
+    ({"max_out_len": "abc"}, "max_out_len='abc'"),
+    ({"max_out_len": "-5"}, "max_out_len='-5'"),
+    ({"batch_size": "1.5"}, "batch_size='1.5'"),
+    ({"batch_size": "0"}, "batch_size='0'"),
+    ({"service_port": "http"}, "service_port='http'"),
+    ({"service_port": "70000"}, "service_port='70000'"),
+    ({"limit": "ten"}, "limit='ten'"),
+    ({"model_name": "  "}, "model_name"),
+    ({"host": "http://x"}, "host='http://x'"),
+    ({"benchmark_type": "a/b"}, "benchmark_type='a/b'"),
+    ({"temperature": "-1"}, "temperature='-1'"),
+    ({"vllm_path": "vllm_gpu"}, "vllm_path='vllm_gpu'"),
+])
+def test_bad_values_give_one_clear_line(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(UserError) as raised:
+        RunSettings.from_env({**BASE, **env})
+    message = str(raised.value)
+    assert fragment in message and "\n" not in message
+    assert "set " in message or "use " in message  # says how to fix it
+
+
+def test_missing_required_values_say_what_to_set() -> None:
+    with pytest.raises(UserError, match="eval_datasets is not set"):
+        RunSettings.from_env({"model_name": "m"})
+    with pytest.raises(UserError, match="model_name is not set"):
+        RunSettings.from_env({"eval_datasets": "mmlu_gen"})
