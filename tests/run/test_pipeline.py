@@ -31,7 +31,7 @@ def run_dir_from(stdout: str) -> Path:
 @pytest.fixture(scope="module")
 def generative_run(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     results = tmp_path_factory.mktemp("results")
-    done = run_cli([], {
+    done = run_cli(["run"], {
         "vllm_path": "vllm", "host": "127.0.0.1", "service_port": vllm_server.base_url.rsplit(":", 1)[1],
         "model_name": vllm_server.served_model_name, "eval_datasets": "mmlu_gen ceval_gen Xsum_gen humaneval_gen",
         "subjects": SUBJECTS, "limit": str(LIMIT), "max_out_len": "64", "batch_size": "8",
@@ -107,7 +107,7 @@ def test_run_json_is_complete(generative_run: Path, data_root: Path) -> None:
 
 def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:
     # Every request times out at once: inference fails after its bounded retries.
-    done = run_cli([], {
+    done = run_cli(["run"], {
         "service_port": vllm_server.base_url.rsplit(":", 1)[1], "model_name": vllm_server.served_model_name,
         "eval_datasets": "mmlu_gen", "subjects": "anatomy", "limit": "2", "COMPASS_DATA_CACHE": str(data_root),
         "results_dir": str(tmp_path), "request_timeout": "0.001",

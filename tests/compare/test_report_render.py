@@ -1,0 +1,38 @@
+"""The HTML report renders in a real headless Chromium (Debian's), showing verdict and plots."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+from matplotlib import image
+
+from .test_compare_runs import _compare
+
+
+def _has_colour(pixels: np.ndarray, hex_colour: str, tolerance: float = 0.03, minimum: int = 50) -> bool:
+    rgb = np.array([int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    close = np.all(np.abs(pixels[..., :3] - rgb) < tolerance, axis=-1)
+    return int(close.sum()) >= minimum
+
+
+def test_html_report_renders_in_chromium(runs: dict[str, Path], tmp_path: Path) -> None:
+    browser = shutil.which("chromium")
+    assert browser, "Debian's chromium is needed: bash install.sh --for-tests installs it"
+    _compare(runs["fp32"], runs["bf16"], tmp_path)
+    shot = tmp_path / "report.png"
+    done = subprocess.run([
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,2600", f"--screenshot={shot}",
+        (tmp_path / "report.html").as_uri(),
+    ], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
+    pixels = image.imread(str(shot))
+    verdict = (tmp_path / "verdict.json").read_text()
+    colour = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
+    shown = [v for v, c in colour.items() if f'"verdict": "{v}"' in verdict]
+    assert _has_colour(pixels[:120], colour[shown[0]]), "the headline verdict is not visible"
+    assert _has_colour(pixels, "#90caf9", minimum=500), "the difference plot (margin bands) is not visible"
