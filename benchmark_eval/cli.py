@@ -33,7 +33,7 @@ def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
         for metric, value in outcome.metrics.items():
             table.add_row(outcome.abbr, metric, f"{value:.2f}")
     Console().print(table)
-    Console().print(f"results: {result.run_dir}")
+    typer.echo(f"results: {result.run_dir}")  # plain: scripts and tests parse this line
 
 
 @app.command()

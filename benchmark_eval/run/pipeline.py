@@ -74,7 +74,7 @@ def run_evaluation(settings: RunSettings, console: Console | None = None, device
     write_manifest(run_dir, manifest)
 
     config_path = write_config(build_config(datasets, api_model(settings, tokenizer)), run_dir / "configs" / "benchmark_eval_plan.py")
-    console.print(f"[bold]benchmark-eval[/] {len(datasets)} dataset(s), {sum(d.rows for d in data.values())} samples -> {run_dir}")
+    console.print(f"[bold]benchmark-eval[/] {len(datasets)} dataset(s), {sum(d.rows for d in data.values())} samples -> {run_dir}", soft_wrap=True)
     code = run_opencompass(config_path, run_dir, data_root, settings.model_abbr,
                            sum(d.rows for d in data.values()), len(datasets), console)
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in datasets])

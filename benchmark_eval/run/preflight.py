@@ -120,7 +120,10 @@ def _dataset_files(location: Path, subject: str | None) -> list[Path]:
 
 def check_data(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]:
     """Every dataset's files exist and load with OpenCompass's own loader; no downloads."""
+    import datasets
     from opencompass.utils.build import build_dataset_from_cfg
+
+    datasets.disable_progress_bars()  # loaders' "Map:" bars would bury the progress display
 
     if not root.is_dir():
         raise UserError(f"data folder {root} does not exist; set COMPASS_DATA_CACHE to the folder that holds data/ (e.g. data/mmlu, data/ceval)")

@@ -38,7 +38,7 @@ class ServerHandle:
 def build_command(settings: ServerSettings, python: Path) -> list[str]:
     cmd = [
         str(python), "-m", "vllm.entrypoints.openai.api_server",
-        "--model", str(settings.model_path),
+        "--model", str(settings.model_path.resolve()),  # the server reports it; keep it usable
         "--served-model-name", settings.name,
         "--host", settings.host,
         "--port", str(settings.port),

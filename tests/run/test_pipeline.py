@@ -16,9 +16,9 @@ from benchmark_eval.run.server import ServerHandle
 
 from ..conftest import run_cli
 
-SUBJECTS = "abstract_algebra,anatomy,computer_network,middle_school_politics"
+SUBJECTS = "abstract_algebra,anatomy,computer_network,art_studies"
 EXPECTED = ["lukaemon_mmlu_abstract_algebra", "lukaemon_mmlu_anatomy", "ceval-computer_network",
-            "ceval-middle_school_politics", "Xsum", "openai_humaneval"]
+            "ceval-art_studies", "Xsum", "openai_humaneval"]
 LIMIT = 4
 
 
