@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import EXIT_NOT_COMPARABLE, UserError
 from .comparability import environment_table, input_differences, is_noise_floor
+from .logprob_parity import LogprobParity, logprob_parity
 from .margins import Margins
 from .runs import LoadedRun, load_run
 from .statistics import PairedResult, paired_compare
@@ -32,6 +33,7 @@ class MetricComparison:
     paired: PairedResult | None
     verdict: str
     flipped: list[dict[str, Any]] = field(default_factory=list)
+    logprob: LogprobParity | None = None
 
 
 @dataclass
@@ -94,8 +96,9 @@ def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str,
     ]
     if paired.flips is None:  # continuous: list the largest changes only
         flipped = sorted(flipped, key=lambda f: -abs(f["candidate_score"] - f["baseline_score"]))[:20]
+    parity = logprob_parity([(base.samples[k], cand.samples[k]) for k in keys])
     return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired,
-                            paired.verdict, flipped)
+                            paired.verdict, flipped, parity)
 
 
 def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismatch: bool = False,
