@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..compare.signoff import Comparison
+from ..fileio import atomic_write_text
 from . import plots
 
 
@@ -32,21 +32,15 @@ def verdict_data(comparison: Comparison) -> dict[str, Any]:
     }
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = Environment(loader=PackageLoader("benchmark_eval.report", "templates"),
                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     context = {"c": comparison, "v": verdict_data(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}
-    _atomic_write(paths["md"], env.get_template("report.md.j2").render(**context))
+    atomic_write_text(paths["md"], env.get_template("report.md.j2").render(**context))
     images = {"difference": plots.difference_plot(comparison), "scatter": plots.scatter_plot(comparison),
               "flips": plots.flips_plot(comparison)}
-    _atomic_write(paths["html"], env.get_template("report.html.j2").render(images=images, **context))
-    _atomic_write(paths["json"], json.dumps(context["v"], indent=2, default=str) + "\n")
+    atomic_write_text(paths["html"], env.get_template("report.html.j2").render(images=images, **context))
+    atomic_write_text(paths["json"], json.dumps(context["v"], indent=2, default=str) + "\n")
     return paths

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_write_text
+
 MANIFEST = "run.json"
 SAMPLES = "samples.jsonl"
 SCHEMA_VERSION = 1
@@ -58,9 +60,7 @@ def host_description() -> dict[str, Any]:
 
 
 def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    tmp = run_dir / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
-    os.replace(tmp, run_dir / MANIFEST)
+    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_write_text
 from .outputs import read_details, read_predictions
 
 # Detail keys that describe the sample rather than score it.
@@ -57,12 +57,7 @@ def build_samples(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, A
 
 
 def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    """Write to a temporary name and rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows))
 
 
 def read_samples(path: Path) -> list[dict[str, Any]]:
