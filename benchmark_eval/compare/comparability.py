@@ -30,7 +30,7 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
         if a.get("prompt_config_sha256") != b.get("prompt_config_sha256"):
             out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
         a_files, b_files = a.get("files", {}), b.get("files", {})
-        if {k: v for k, v in a_files.items()} != {k: v for k, v in b_files.items()}:
+        if a_files != b_files:
             changed = sorted(set(a_files.items()) ^ set(b_files.items()))
             names = sorted({name for name, _ in changed})
             out.append(f"{ds}: data files differ ({', '.join(names[:3])})")

@@ -51,10 +51,12 @@ def run_opencompass(
         with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
             requests = progress.add_task("requests", total=total_requests)
             datasets = progress.add_task("datasets scored", total=total_datasets)
-            while process.poll() is None:
+            def refresh() -> None:
                 progress.update(requests, completed=min(read_count(progress_file), total_requests))
                 progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+
+            while process.poll() is None:
+                refresh()
                 time.sleep(0.5)
-            progress.update(requests, completed=min(read_count(progress_file), total_requests))
-            progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+            refresh()  # the final counts, once OpenCompass has exited
     return process.returncode
