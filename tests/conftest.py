@@ -53,8 +53,17 @@ def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float =
     return subprocess.run(CLI + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
+def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    """Run one of the repository's entry scripts (opencompass.sh, vllm_ppl.py, ...) from its root."""
+    base = {k: v for k, v in os.environ.items() if k not in _CLASSIC}
+    base.update(env or {})
+    runner = ["bash"] if args[0].endswith(".sh") else [sys.executable]
+    return subprocess.run(runner + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+
+
 _CLASSIC = {"vllm_path", "host", "service_port", "max_out_len", "batch_size", "eval_datasets", "model_name",
-            "benchmark_type", "subjects", "limit", "COMPASS_DATA_CACHE", "tokenizer_path", "results_dir"}
+            "benchmark_type", "subjects", "limit", "COMPASS_DATA_CACHE", "tokenizer_path", "results_dir",
+            "hf_path", "model_path", "hf_type", "device", "hf_num_gpus", "dtype", "tp_size", "vllm_python", "max_seq_len"}
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:

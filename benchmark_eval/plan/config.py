@@ -7,7 +7,6 @@ dumps), so OpenCompass's task subprocesses can reload it and import our classes.
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 from ..settings import RunSettings
@@ -18,16 +17,10 @@ _EVALUATOR_SWAPS = {
     "AccEvaluator": "benchmark_eval.evaluators.AccuracyEvaluator",
     "RougeEvaluator": "benchmark_eval.evaluators.RougeEvaluator",
     "HumanEvalEvaluator": "benchmark_eval.evaluators.HumanEvalEvaluator",
+    "AccwithDetailsEvaluator": "benchmark_eval.evaluators.AccuracyEvaluator",
 }
-
-# Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
-API_META_TEMPLATE = {
-    "round": [
-        {"role": "HUMAN", "api_role": "HUMAN"},
-        {"role": "BOT", "api_role": "BOT", "generate": True},
-    ]
-}
-
+# PPL tests are scored by continuation log-likelihood, the same rule on every backend.
+_INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.inferencers.ChoiceLoglikInferencer"}
 
 def _type_name(value: Any) -> str:
     if isinstance(value, str):
@@ -42,31 +35,25 @@ def prepare_dataset(planned: PlannedDataset, settings: RunSettings) -> dict[str,
     if evaluator is not None and _type_name(evaluator.get("type")) in _EVALUATOR_SWAPS:
         evaluator["type"] = _EVALUATOR_SWAPS[_type_name(evaluator["type"])]
     inferencer = cfg.get("infer_cfg", {}).get("inferencer") or {}
+    if _type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
+        inferencer["type"] = _INFERENCER_SWAPS[_type_name(inferencer["type"])]
     if "max_out_len" in inferencer or _type_name(inferencer.get("type")) == "GenInferencer":
         # The user's max_out_len wins over a config's own, so two devices' runs match.
         inferencer["max_out_len"] = settings.max_out_len
     return cfg
 
 
-def api_model(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
-    return {
-        "type": "benchmark_eval.models.vllm_chat.VLLMChat",
-        "abbr": settings.model_abbr,
-        "path": settings.model_name,
-        "key": settings.api_key,
-        "openai_api_base": f"{settings.base_url}/v1",
-        "tokenizer_path": str(tokenizer_path),
-        "temperature": settings.temperature,
-        "max_out_len": settings.max_out_len,
-        "max_seq_len": settings.max_seq_len,
-        "batch_size": settings.batch_size,
-        "max_workers": settings.batch_size,
-        # Concurrency is bounded by batch_size; the stock 1 query/s throttle would dominate.
-        "query_per_second": 1000,
-        "retry": 3,
-        "timeout": settings.request_timeout,
-        "meta_template": API_META_TEMPLATE,
-    }
+def is_loglik(cfg: dict[str, Any]) -> bool:
+    return _type_name(cfg.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "ChoiceLoglikInferencer"
+
+
+def expected_requests(cfg: dict[str, Any], rows: int) -> int:
+    """Requests the model will answer: one per sample, or one per choice for log-likelihood tests."""
+    if not is_loglik(cfg):
+        return rows
+    infer = cfg["infer_cfg"]
+    template = (infer.get("prompt_template") or infer.get("ice_template") or {}).get("template")
+    return rows * (len(template) if isinstance(template, dict) else 1)
 
 
 def build_config(datasets: list[dict[str, Any]], model: dict[str, Any]) -> dict[str, Any]:

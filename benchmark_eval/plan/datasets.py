@@ -70,6 +70,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _type_tail(value: Any) -> str:
+    return str(value).rsplit(".", 1)[-1]
+
+
 def load_config(name: str) -> list[dict[str, Any]]:
     """All dataset entries a stock config defines (its `*_datasets` lists)."""
     from mmengine.config import Config
@@ -107,7 +111,17 @@ def plan_datasets(
                 reader = dict(entry.get("reader_cfg", {}))
                 reader["test_range"] = f"[0:{limit}]"
                 entry["reader_cfg"] = reader
+            if _type_tail(entry.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "PPLInferencer" \
+                    and not str(entry.get("abbr", "")).endswith("_ppl"):
+                # Stock PPL and generative configs share abbrs (lukaemon_mmlu_X); results are per abbr.
+                entry["abbr"] = f"{entry['abbr']}_ppl"
             planned.append(PlannedDataset(name, entry))
+    seen: dict[str, str] = {}
+    for item in planned:
+        if item.abbr in seen and seen[item.abbr] != item.config_name:
+            raise UserError(f"eval_datasets {seen[item.abbr]} and {item.config_name} both define dataset {item.abbr}; "
+                            "keep one of them (or run them as two runs)")
+        seen[item.abbr] = item.config_name
     if subjects:
         unused = [s for s in subjects if s not in used_subjects]
         if unused:

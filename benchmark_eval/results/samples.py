@@ -44,7 +44,7 @@ def build_samples(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, A
     for index in sorted(predictions, key=int):
         pred = predictions[index]
         detail = details[int(index)] if int(index) < len(details) else {}
-        lines.append({
+        line = {
             "dataset": abbr,
             "id": str(index),
             "prompt_sha256": prompt_sha256(pred.get("origin_prompt")),
@@ -52,7 +52,12 @@ def build_samples(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, A
             "extracted": _first(detail.get("pred")),
             "reference": _first(detail["answer"]) if "answer" in detail else pred.get("gold"),
             "scores": _scores(detail),
-        })
+        }
+        if "choices" in pred:  # a log-likelihood test: every choice's score, for log-prob parity
+            line["prompt_sha256"] = prompt_sha256([pred.get("origin_prompt"), *(c["continuation"] for c in pred["choices"])])
+            line["chosen"] = pred.get("prediction")
+            line["choices"] = [{k: c[k] for k in ("label", "loglik", "n_tokens", "mean")} for c in pred["choices"]]
+        lines.append(line)
     return lines
 
 

@@ -21,8 +21,8 @@ from ..models.progress import PROGRESS_ENV, read_count
 _LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
 
-def opencompass_env(data_root: Path, progress_file: Path) -> dict[str, str]:
-    env = dict(os.environ)
+def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {**os.environ, **(extra or {})}
     env["COMPASS_DATA_CACHE"] = str(data_root)
     env.pop("DATASET_SOURCE", None)
     # Everything is local: never let a loader or tokenizer reach for a hub.
@@ -33,7 +33,7 @@ def opencompass_env(data_root: Path, progress_file: Path) -> dict[str, str]:
 
 def run_opencompass(
     config_path: Path, run_dir: Path, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
-    console: Console,
+    console: Console, extra_env: dict[str, str] | None = None,
 ) -> int:
     """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
     log_path = run_dir / "logs" / "opencompass.log"
@@ -45,7 +45,7 @@ def run_opencompass(
     with tempfile.TemporaryDirectory(prefix="benchmark-eval-oc-") as scratch, open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=opencompass_env(data_root, progress_file),
+            env=opencompass_env(data_root, progress_file, extra_env),
         )
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=not console.is_terminal) as progress:

@@ -11,11 +11,13 @@ from rich.console import Console
 
 from .. import __version__
 from ..errors import EvaluationFailed, UserError
-from ..plan import api_model, build_config, plan_datasets, prepare_dataset, write_config
+from ..models.devices import device_env
+from ..plan import build_config, expected_requests, model_config, plan_datasets, prepare_dataset, write_config
 from ..results import SAMPLES, DatasetOutcome, build_samples, read_outcomes, write_jsonl_atomic, write_manifest
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..settings import RunSettings
 from .opencompass_runner import run_opencompass
+from .local_model import check_local_model, device_description, model_description
 from .preflight import check_data, check_server, resolve_tokenizer
 
 
@@ -37,12 +39,23 @@ def _new_run_dir(settings: RunSettings) -> Path:
     return run_dir
 
 
-def run_evaluation(settings: RunSettings, console: Console | None = None, device: str | None = None) -> RunResult:
+def run_evaluation(settings: RunSettings, console: Console | None = None) -> RunResult:
     """Run the evaluation; raise `EvaluationFailed` (after recording why) if any dataset has no score."""
     console = console or Console(stderr=True)
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
-    server = check_server(settings)
-    tokenizer = resolve_tokenizer(settings, server)
+    target: dict[str, Any]
+    if settings.is_local:
+        tokenizer = check_local_model(settings)
+        compute = device_description(settings)
+        target = {"local": {**model_description(tokenizer), **compute, "hf_type": settings.hf_type,
+                            "tensor_parallel_size": settings.tensor_parallel_size}}
+        device_label = f"{compute['device']}: {compute['name']}"
+    else:
+        server = check_server(settings)
+        tokenizer = resolve_tokenizer(settings, server)
+        target = {"server": {"url": server.url, "models": server.models, "root": server.root,
+                             "max_model_len": server.max_model_len, "vllm_version": server.version}}
+        device_label = settings.device or "unknown (served remotely)"
     data_root = settings.data_root.resolve()
     data = check_data(planned, data_root)
 
@@ -55,8 +68,7 @@ def run_evaluation(settings: RunSettings, console: Console | None = None, device
         "started_at": now_iso(),
         "mode": settings.mode,
         "model": {"name": settings.model_name, "abbr": settings.model_abbr, "tokenizer_path": str(tokenizer)},
-        "server": {"url": server.url, "models": server.models, "root": server.root,
-                   "max_model_len": server.max_model_len, "vllm_version": server.version},
+        **target,
         "generation": {"max_out_len": settings.max_out_len, "temperature": settings.temperature,
                        "max_seq_len": settings.max_seq_len, "batch_size": settings.batch_size},
         "slice": {"subjects": list(settings.subjects or []), "limit": settings.limit},
@@ -67,16 +79,17 @@ def run_evaluation(settings: RunSettings, console: Console | None = None, device
                           "prompt_config_sha256": config_sha256(cfg)}
             for p, cfg in zip(planned, datasets)
         },
-        "environment": {"host": host_description(), "device": device or "unknown (served remotely)",
+        "environment": {"host": host_description(), "device": device_label,
                         "packages": package_versions()},
         "settings": settings.model_dump(mode="json"),
     }
     write_manifest(run_dir, manifest)
 
-    config_path = write_config(build_config(datasets, api_model(settings, tokenizer)), run_dir / "configs" / "benchmark_eval_plan.py")
+    config_path = write_config(build_config(datasets, model_config(settings, tokenizer)), run_dir / "configs" / "benchmark_eval_plan.py")
     console.print(f"[bold]benchmark-eval[/] {len(datasets)} dataset(s), {sum(d.rows for d in data.values())} samples -> {run_dir}", soft_wrap=True)
-    code = run_opencompass(config_path, run_dir, data_root, settings.model_abbr,
-                           sum(d.rows for d in data.values()), len(datasets), console)
+    requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in datasets)
+    code = run_opencompass(config_path, run_dir, data_root, settings.model_abbr, requests, len(datasets), console,
+                           extra_env=device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {})
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in datasets])
     failed = [o for o in outcomes if not o.ok]
     manifest["finished_at"] = now_iso()

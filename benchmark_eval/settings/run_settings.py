@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UserError
 from ..paths import default_results_root
@@ -34,12 +34,34 @@ ENV_VARS: dict[str, str] = {
     "results_dir": "results_root",
     "request_timeout": "request_timeout",
     "max_seq_len": "max_seq_len",
+    "hf_path": "model_path",
+    "model_path": "model_path",
+    "hf_type": "hf_type",
+    "device": "device",
+    "hf_num_gpus": "num_devices",
+    "dtype": "dtype",
+    "tp_size": "tensor_parallel_size",
+    "vllm_python": "vllm_python",
 }
-FIELD_TO_ENV = {field: env for env, field in ENV_VARS.items()}
+FIELD_TO_ENV: dict[str, str] = {}
+for _env, _field in ENV_VARS.items():
+    FIELD_TO_ENV.setdefault(_field, _env)  # hf_path names model_path in messages
+
+#: vllm_path values -> backend. vllm and vllm_ppl both use the running server (chat for
+#: generation, /v1/completions for log-likelihoods); offline runs vLLM's engine in-process.
+MODES = {"vllm": "vllm", "vllm_ppl": "vllm", "api": "vllm", "offline": "vllm_offline",
+         "vllm_offline": "vllm_offline", "hf": "hf"}
+LOCAL_MODES = ("vllm_offline", "hf")
 
 # How to fix a bad value, per field; shown after what was wrong.
 _HINTS: dict[str, str] = {
-    "mode": "set vllm_path=vllm (generative tests over the vLLM API)",
+    "mode": "set vllm_path=vllm or vllm_ppl (the running server), vllm_path=offline (vLLM engine, no server), or hf_path=FOLDER (local weights)",
+    "model_path": "set hf_path (or model_path) to a local model folder with config.json",
+    "hf_type": "set hf_type=base or hf_type=chat (chat applies the model's chat template)",
+    "device": "set device=cpu, cuda or npu",
+    "num_devices": "set hf_num_gpus to a whole number >= 1",
+    "dtype": "set dtype=auto, float32, bfloat16 or float16",
+    "tensor_parallel_size": "set tp_size to a whole number >= 1",
     "host": "set host to the server's host name or IP, e.g. host=127.0.0.1",
     "port": "set service_port to the server's port, a whole number 1-65535, e.g. service_port=8000",
     "model_name": "set model_name to the name the server serves (see GET /v1/models)",
@@ -57,14 +79,14 @@ _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 
 class RunSettings(BaseModel):
-    """One evaluation run over a running vLLM OpenAI-compatible server."""
+    """One evaluation run: over a running vLLM server, vLLM's offline engine, or local HF weights."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["vllm"] = "vllm"
+    mode: Literal["vllm", "vllm_offline", "hf"] = "vllm"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    model_name: str
+    model_name: str = ""  # the served name over the API; local runs default to the folder's name
     datasets: tuple[str, ...] = Field(min_length=1)
     max_out_len: int = Field(512, gt=0)
     batch_size: int = Field(16, gt=0)
@@ -78,12 +100,52 @@ class RunSettings(BaseModel):
     temperature: float = Field(0.0, ge=0)
     results_root: Path = Field(default_factory=default_results_root)
     request_timeout: float = Field(600.0, gt=0)
+    # Local weights (hf) and vLLM offline:
+    model_path: Path | None = None
+    hf_type: Literal["base", "chat"] = "chat"
+    device: str | None = None  # cpu, cuda or npu for local weights; over the API a label for run.json
+    num_devices: int = Field(1, ge=1)
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    tensor_parallel_size: int = Field(1, ge=1)
+    vllm_python: Path | None = None
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode_alias(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip() in MODES:
+            return MODES[value.strip()]
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _local_weights_mean_hf(cls, values: Any) -> Any:
+        # hf_path=FOLDER alone selects local weights; vllm_path=offline keeps vLLM's engine.
+        if isinstance(values, dict) and values.get("model_path") and "mode" not in values:
+            values = {**values, "mode": "hf"}
+        return values
+
+    @model_validator(mode="after")
+    def _what_the_mode_needs(self) -> RunSettings:
+        if self.mode in LOCAL_MODES:
+            if self.device not in (None, "cpu", "cuda", "npu"):
+                raise ValueError(f"device={self.device!r} is not valid for local weights; set device=cpu, cuda or npu")
+            if self.model_path is None:
+                raise ValueError("no local model folder; set hf_path (or model_path) to a folder with config.json")
+            if not self.model_name:
+                object.__setattr__(self, "model_name", self.model_path.resolve().name)
+        elif not self.model_name.strip():
+            raise ValueError("model_name is not set; set model_name to the name the server serves (see GET /v1/models)")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        return self.mode in LOCAL_MODES
 
     @field_validator("model_name")
     @classmethod
-    def _model_name_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty")
+    def _model_name_not_blank(cls, value: str) -> str:
+        if value and not value.strip():
+            raise ValueError("must not be blank")
         return value.strip()
 
     @field_validator("benchmark_type")
@@ -139,7 +201,9 @@ def parse_settings(model: type[BaseModel], values: dict[str, Any]) -> Any:
         return model(**values)
     except ValidationError as error:
         first = error.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
+        if not first["loc"]:  # a check across fields: its message says what to do
+            raise UserError(first["msg"].removeprefix("Value error, ")) from None
+        field = str(first["loc"][0])
         name = FIELD_TO_ENV.get(field, field)
         if first["type"] == "missing":
             raise UserError(f"{name} is not set; {_HINTS.get(field, 'set it')}") from None

@@ -35,3 +35,21 @@ def test_prepared_config_uses_our_evaluators_and_max_out_len() -> None:
     assert evaluators == ["benchmark_eval.evaluators.AccuracyEvaluator", "benchmark_eval.evaluators.RougeEvaluator",
                           "benchmark_eval.evaluators.HumanEvalEvaluator"]
     assert all(c["infer_cfg"]["inferencer"]["max_out_len"] == 33 for c in cfgs)
+
+
+def test_ppl_configs_use_the_shared_loglik_inferencer_and_their_own_abbrs() -> None:
+    from benchmark_eval.plan import expected_requests, is_loglik
+
+    settings = RunSettings(model_name="m", datasets=("mmlu_ppl", "mmlu_gen"))
+    planned = plan_datasets(("mmlu_ppl", "mmlu_gen"), ("anatomy",), 2)
+    assert [p.abbr for p in planned] == ["lukaemon_mmlu_anatomy_ppl", "lukaemon_mmlu_anatomy"]
+    ppl, gen = (prepare_dataset(p, settings) for p in planned)
+    assert ppl["infer_cfg"]["inferencer"]["type"] == "benchmark_eval.inferencers.ChoiceLoglikInferencer"
+    assert ppl["eval_cfg"]["evaluator"]["type"] == "benchmark_eval.evaluators.AccuracyEvaluator"
+    assert is_loglik(ppl) and not is_loglik(gen)
+    assert expected_requests(ppl, 2) == 8 and expected_requests(gen, 2) == 2
+
+
+def test_two_configs_defining_one_dataset_are_refused() -> None:
+    with pytest.raises(UserError, match="mmlu_gen and mmlu_gen_4d595a both define dataset lukaemon_mmlu_anatomy"):
+        plan_datasets(("mmlu_gen", "mmlu_gen_4d595a"), ("anatomy",))

@@ -46,3 +46,20 @@ def test_data_root_without_the_dataset(vllm_server: ServerHandle, tmp_path: Path
     (tmp_path / "data").mkdir()
     done = run_cli(["run"], _env(vllm_server, tmp_path, results_dir=str(tmp_path / "r")), timeout=120)
     assert_one_line_error(done, 2, "lukaemon_mmlu_anatomy", "no data at")
+
+
+@pytest.mark.parametrize(("extra", "fragments"), [
+    ({"hf_path": "/no/such/model"}, ["model folder /no/such/model does not exist"]),
+    ({"hf_path": "{tmp}"}, ["is not a model folder (no config.json)"]),
+    ({"hf_path": "{model}", "device": "cuda"}, ["device=cuda but torch sees no CUDA device"]),
+    ({"hf_path": "{model}", "vllm_path": "offline", "vllm_python": "/no/python"}, ["vLLM interpreter /no/python not found"]),
+])
+def test_bad_local_weights(data_root: Path, tmp_path: Path, extra: dict[str, str], fragments: list[str]) -> None:
+    from benchmark_eval.paths import demo_model_dir
+
+    values = {k: v.format(tmp=tmp_path, model=demo_model_dir()) for k, v in extra.items()}
+    results = tmp_path / "results"
+    done = run_cli(["run"], {"eval_datasets": "mmlu_ppl", "subjects": "anatomy", "limit": "2",
+                             "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), **values}, timeout=120)
+    assert_one_line_error(done, 2, *fragments)
+    assert not results.exists(), "nothing may be written for refused input"

@@ -56,3 +56,31 @@ def test_missing_required_values_say_what_to_set() -> None:
         RunSettings.from_env({"model_name": "m"})
     with pytest.raises(UserError, match="model_name is not set"):
         RunSettings.from_env({"eval_datasets": "mmlu_gen"})
+
+
+def test_hf_path_alone_selects_local_weights_named_after_the_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "Qwen-7B"
+    settings = RunSettings.from_env({"hf_path": str(model), "eval_datasets": "mmlu_ppl", "device": "npu",
+                                     "hf_num_gpus": "8", "dtype": "bfloat16", "hf_type": "base"})
+    assert settings.mode == "hf" and settings.is_local and settings.model_name == "Qwen-7B"
+    assert (settings.device, settings.num_devices, settings.dtype, settings.hf_type) == ("npu", 8, "bfloat16", "base")
+
+
+@pytest.mark.parametrize("value, mode", [("vllm", "vllm"), ("vllm_ppl", "vllm"), ("offline", "vllm_offline")])
+def test_vllm_path_values(value: str, mode: str) -> None:
+    env = {"vllm_path": value, "eval_datasets": "mmlu_ppl", "model_name": "m", "model_path": "/m"}
+    assert RunSettings.from_env(env).mode == mode
+
+
+@pytest.mark.parametrize("env, fragment", [
+    ({"vllm_path": "offline"}, "set hf_path"),
+    ({"hf_path": "/m", "device": "tpu"}, "device='tpu' is not valid for local weights"),
+    ({"hf_path": "/m", "hf_type": "instruct"}, "hf_type='instruct' is not valid"),
+    ({"hf_path": "/m", "dtype": "fp8"}, "dtype='fp8' is not valid"),
+    ({"hf_path": "/m", "hf_num_gpus": "0"}, "hf_num_gpus='0' is not valid"),
+    ({"vllm_path": "sglang", "model_name": "m"}, "vllm_path='sglang' is not valid"),
+])
+def test_bad_local_settings_say_what_to_set(env: dict[str, str], fragment: str) -> None:
+    with pytest.raises(UserError) as error:
+        RunSettings.from_env({"eval_datasets": "mmlu_ppl", **env})
+    assert fragment in str(error.value) and "\n" not in str(error.value)

@@ -1,0 +1,78 @@
+"""Multiple-choice log-likelihood scoring in place of OpenCompass's `PPLInferencer`.
+
+`PPLInferencer` asks the model for a per-label, per-batch "PPL" whose meaning differs by
+model class (padding, which tokens are averaged). This inferencer builds the same prompts
+with the dataset's own retriever and templates, splits each item into shared context and
+per-choice continuation, and asks the model for the continuation log-likelihoods under the
+one rule in `benchmark_eval.models.continuation`. All items of a dataset go to the model at
+once, so an API backend can keep the server busy across the whole dataset.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer, dump_results_dict
+from opencompass.models.base import LMTemplateParser
+
+from ..models.continuation import ContinuationRequest, split_choices
+
+# Plain text for every backend: a chat meta template must not change what PPL scores.
+_PLAIN = LMTemplateParser()
+
+
+class ChoiceLoglikInferencer(BaseInferencer):
+    def __init__(self, model: Any, max_seq_len: int | None = None, batch_size: int | None = 1,
+                 output_json_filepath: str | None = "./icl_inference_output",
+                 output_json_filename: str | None = "predictions", labels: list[Any] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(model=model, max_seq_len=max_seq_len, batch_size=batch_size,
+                         output_json_filename=output_json_filename, output_json_filepath=output_json_filepath,
+                         **kwargs)
+        self.labels = labels
+
+    def _item_prompts(self, retriever: Any, idx: int, ice_idx: list[int], labels: list[Any],
+                      ice_template: Any, prompt_template: Any) -> list[str]:
+        while True:
+            ice = retriever.generate_ice(ice_idx, ice_template=ice_template)
+            prompts = [_PLAIN.parse_template(retriever.generate_label_prompt(
+                idx, ice, label, ice_template=ice_template, prompt_template=prompt_template), mode="ppl")
+                for label in labels]
+            # Like PPLInferencer: drop in-context examples until the longest prompt fits.
+            if not self.max_seq_len or not ice_idx or max(map(self.model.get_token_len, prompts)) <= self.max_seq_len:
+                return prompts
+            ice_idx = ice_idx[:-1]
+
+    def inference(self, retriever: Any, ice_template: Any = None, prompt_template: Any = None,
+                  output_json_filepath: str | None = None, output_json_filename: str | None = None,
+                  normalizing_str: str | None = None) -> list[Any]:
+        if normalizing_str is not None:
+            raise ValueError("normalizing_str is not supported: scores are continuation log-likelihoods")
+        labels = self.labels or retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
+        items = []
+        for idx, ice_idx in enumerate(retriever.retrieve()):
+            prompts = self._item_prompts(retriever, idx, list(ice_idx), labels, ice_template, prompt_template)
+            items.append(split_choices(prompts))
+        requests = [ContinuationRequest(context, cont) for context, conts in items for cont in conts]
+        scores = iter(self.model.score_continuations(requests))
+
+        reader = retriever.dataset_reader
+        golds = reader.dataset["test"][reader.output_column] if reader.output_column else [None] * len(items)
+        results: dict[str, dict[str, Any]] = {}
+        predictions = []
+        for idx, ((context, conts), gold) in enumerate(zip(items, golds)):
+            choices = []
+            for label, cont in zip(labels, conts):
+                score = next(scores)
+                choices.append({"label": label, "continuation": cont, "loglik": score.loglik,
+                                "n_tokens": score.n_tokens, "mean": score.mean})
+            best = max(range(len(choices)), key=lambda i: (choices[i]["loglik"], -i))
+            predictions.append(labels[best])
+            results[str(idx)] = {"prediction": labels[best], "gold": gold, "origin_prompt": context, "choices": choices}
+
+        if self.is_main_process:
+            path = output_json_filepath or self.output_json_filepath
+            os.makedirs(path, exist_ok=True)
+            dump_results_dict(results, os.path.join(path, output_json_filename or self.output_json_filename))
+        return predictions

@@ -1,0 +1,93 @@
+"""The one scoring rule for log-likelihood (PPL) tests, shared by every backend.
+
+A multiple-choice item is scored as the log-likelihood of each choice's continuation given
+the context all choices share:
+
+* context = the longest common prefix of the choices' full prompts, with its trailing
+  whitespace moved onto the continuations (lm-evaluation-harness's convention: "Answer: "
+  + "C" is scored as "Answer:" + " C", the tokens the model would really produce);
+* token ids: ids(context) and ids(context + continuation) from the model's own tokenizer;
+  the continuation is ids(context + continuation)[len(ids(context)):], or ids(continuation)
+  on its own when the tokenizer merges across the boundary;
+* score = sum of log p(token | all earlier tokens) over the continuation tokens, summed in
+  float64 in token order; the per-token mean is recorded beside it;
+* chosen = the choice with the highest sum (ties: the first in the dataset's label order).
+
+Every backend computes log-probs for exactly these ids and nothing else: no padding, and
+(for local weights) one sequence per forward pass, so batch size cannot change a score.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class ContinuationRequest:
+    context: str
+    continuation: str
+
+
+@dataclass(frozen=True)
+class TokenizedRequest:
+    context_ids: tuple[int, ...]
+    continuation_ids: tuple[int, ...]
+
+    @property
+    def ids(self) -> list[int]:
+        return [*self.context_ids, *self.continuation_ids]
+
+
+@dataclass(frozen=True)
+class ContinuationScore:
+    loglik: float
+    n_tokens: int
+
+    @property
+    def mean(self) -> float:
+        return self.loglik / self.n_tokens
+
+
+class ContinuationScorer(Protocol):
+    """What a model class offers to `ChoiceLoglikInferencer` (beside OpenCompass's own API)."""
+
+    def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]: ...
+
+
+def split_choices(prompts: Sequence[str]) -> tuple[str, list[str]]:
+    """(shared context, one continuation per prompt) for the full prompts of one item."""
+    if len(prompts) < 2:
+        raise ValueError("a log-likelihood item needs at least two choices to tell context from answer")
+    context = os.path.commonprefix(list(prompts))
+    stripped = context.rstrip()
+    if not stripped:
+        raise ValueError("the choices share no context: nothing to condition the answers on")
+    if any(len(p) == len(context) for p in prompts):
+        # One choice is a prefix of another: back off to a whitespace boundary so both score tokens.
+        cut = max(stripped.rfind(" "), stripped.rfind("\n"))
+        stripped = stripped[:cut].rstrip() if cut > 0 else stripped
+    return stripped, [p[len(stripped):] for p in prompts]
+
+
+def tokenize_request(tokenizer: Any, request: ContinuationRequest) -> TokenizedRequest:
+    """The exact ids every backend scores (a Hugging Face tokenizer, transformers 4 or 5)."""
+    context_ids = list(tokenizer(request.context, add_special_tokens=True)["input_ids"])
+    whole = list(tokenizer(request.context + request.continuation, add_special_tokens=True)["input_ids"])
+    if whole[: len(context_ids)] == context_ids and len(whole) > len(context_ids):
+        continuation_ids = whole[len(context_ids):]
+    else:
+        continuation_ids = list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
+    if not context_ids or not continuation_ids:
+        raise ValueError(f"cannot score {request.continuation!r}: empty context or continuation after tokenizing")
+    return TokenizedRequest(tuple(context_ids), tuple(continuation_ids))
+
+
+def score_from_logprobs(token_logprobs: Sequence[float]) -> ContinuationScore:
+    """Sum the continuation tokens' log-probs (float64, in order)."""
+    total = 0.0
+    for value in token_logprobs:
+        total += float(value)
+    return ContinuationScore(total, len(token_logprobs))

@@ -1,0 +1,49 @@
+"""Device set-up for local-weight runs: cpu, cuda, or an Ascend NPU through torch_npu.
+
+Kept apart and small because the NPU path cannot run here: its logic is unit-tested with a
+stand-in `torch_npu` module, and the README says so.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Literal
+
+Device = Literal["cpu", "cuda", "npu"]
+
+
+class DeviceUnavailable(RuntimeError):
+    pass
+
+
+def prepare_device(device: Device) -> str:
+    """Make `device` usable in this process; return the torch device to load the model onto."""
+    if device == "npu":
+        try:
+            importlib.import_module("torch_npu")
+            # Routes torch.cuda.* calls (ours, OpenCompass's, transformers') to the NPU.
+            importlib.import_module("torch_npu.contrib.transfer_to_npu")
+        except ImportError as error:
+            raise DeviceUnavailable(f"device=npu needs torch_npu ({error}); install torch-npu matching your CANN") from None
+        return "npu"
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DeviceUnavailable("device=cuda but torch sees no CUDA device; use device=cpu or a CUDA build of torch")
+        return "cuda"
+    return "cpu"
+
+
+def device_env(device: Device, num_devices: int) -> dict[str, str]:
+    """Environment for OpenCompass's task processes."""
+    env: dict[str, str] = {}
+    if device == "npu" and num_devices > 1:
+        # Expandable segments break multi-card HCCL memory registration on torch_npu.
+        env["PYTORCH_NPU_ALLOC_CONF"] = "expandable_segments:False"
+    return env
+
+
+def runner_gpus(device: Device, num_devices: int) -> int:
+    """GPUs OpenCompass's LocalRunner should reserve (it counts CUDA devices only)."""
+    return num_devices if device == "cuda" else 0

@@ -1,0 +1,85 @@
+"""Local Hugging Face weights on cpu, cuda or npu, as one OpenCompass model class.
+
+Written against plain `transformers` (4.57 in the evaluator environment, 5.x on GPU images)
+rather than OpenCompass's HF classes, which call tokenizer APIs transformers 5 removed and
+whose PPL depends on padding. Scoring follows `continuation`'s rule one sequence at a time,
+so batch size (which applies to generation) never changes a score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from opencompass.models.base import BaseModel
+
+from .chat_prompts import HFType, generation_ids, template_parser
+from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
+from .devices import Device, prepare_device
+from .progress import tick
+from .tokenizers import load_tokenizer
+
+_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float16": "float16", "fp16": "float16"}
+
+
+class HFCausalLM(BaseModel):
+    is_api = False
+
+    def __init__(self, path: str, hf_type: HFType = "chat", device: Device = "cpu", dtype: str = "float32",
+                 num_devices: int = 1, max_seq_len: int = 2048,
+                 meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template)
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        self.hf_type = hf_type
+        self.template_parser = template_parser(hf_type)
+        self.device = prepare_device(device)
+        self.tokenizer = load_tokenizer(path)
+        torch_dtype = getattr(torch, _DTYPES.get(dtype, "float32")) if dtype != "auto" else "auto"
+        placement: dict[str, Any] = {"device_map": "auto"} if num_devices > 1 else {}
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True, **placement)
+        if not placement:
+            self.model.to(self.device)
+        self.model.eval()
+
+    def get_token_len(self, prompt: str) -> int:
+        return len(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+    def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
+        import torch
+
+        scores = []
+        for request in map(lambda r: tokenize_request(self.tokenizer, r), requests):
+            # One sequence per forward pass: CPU and GPU kernels pick their reduction order by
+            # batch shape (measured here: fp32 logits move by up to 3.5e-3 between batch 1 and
+            # 4), so any batching, padded or not, would make a score depend on its neighbours.
+            ids = torch.tensor([request.ids], device=self.model.device)
+            with torch.no_grad():
+                logits = self.model(input_ids=ids).logits[0]
+            start = len(request.context_ids)
+            # Position t predicts token t+1; log-softmax in float32 whatever the weights' dtype.
+            logprobs = torch.log_softmax(logits[start - 1:-1].float(), dim=-1)
+            targets = torch.tensor(request.continuation_ids, device=logprobs.device)
+            scores.append(score_from_logprobs(logprobs.gather(1, targets[:, None])[:, 0].tolist()))
+            tick()
+        return scores
+
+    def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
+        import torch
+
+        prompts = generation_ids(self.tokenizer, inputs, self.hf_type)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        width = max(map(len, prompts))
+        # Left padding so every row's generation starts at the same position.
+        ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.model.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
+        with torch.no_grad():
+            out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_out_len,
+                                      do_sample=False, pad_token_id=pad)
+        tick(len(prompts))
+        return [self.tokenizer.decode(row[width:], skip_special_tokens=True) for row in out]
+
+    def get_ppl(self, inputs: list[str], mask_length: list[int] | None = None) -> list[float]:
+        raise NotImplementedError("PPL datasets run through ChoiceLoglikInferencer (score_continuations)")

@@ -1,0 +1,104 @@
+"""vLLM's offline engine (no server) as an OpenCompass model class.
+
+The engine runs in the vLLM environment as a worker process (`workers/vllm_engine.py`);
+this class tokenizes with the model's tokenizer (the shared rule's exact ids), sends token
+ids, and reads back prompt log-probs or generated text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opencompass.models.base import BaseModel
+
+from .chat_prompts import HFType, generation_ids, template_parser
+from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
+from .progress import tick
+from .tokenizers import load_tokenizer
+
+_WORKER = Path(__file__).resolve().parent.parent / "workers" / "vllm_engine.py"
+
+
+class EngineFailed(RuntimeError):
+    pass
+
+
+class VLLMOffline(BaseModel):
+    is_api = False
+
+    def __init__(self, path: str, vllm_python: str, hf_type: HFType = "chat", dtype: str = "auto",
+                 tensor_parallel_size: int = 1, max_seq_len: int = 2048, scoring_batch_size: int = 64,
+                 device: str = "cpu", env: dict[str, str] | None = None,
+                 meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template)
+        self.hf_type = hf_type
+        self.scoring_batch_size = scoring_batch_size
+        self.template_parser = template_parser(hf_type)
+        self.tokenizer = load_tokenizer(path)
+        options = {"model": path, "dtype": dtype, "max_model_len": max_seq_len,
+                   "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
+        # Its own process group, so closing it also reaches the engine's child processes.
+        self._engine = subprocess.Popen([vllm_python, str(_WORKER), json.dumps(options)], text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **(env or {})},
+                                        start_new_session=True)
+        weakref.finalize(self, _close_engine, self._engine)
+        ready = self._engine.stdout.readline() if self._engine.stdout else ""
+        if not ready.strip():
+            raise EngineFailed(f"the vLLM engine did not start (exit code {self._engine.wait()}); see the task log above")
+
+    def _ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self._engine.stdin is not None and self._engine.stdout is not None
+        self._engine.stdin.write(json.dumps(request) + "\n")
+        self._engine.stdin.flush()
+        line = self._engine.stdout.readline()
+        if not line:
+            raise EngineFailed(f"the vLLM engine died (exit code {self._engine.wait()}); see the task log above")
+        answer = json.loads(line)
+        if "error" in answer:
+            raise EngineFailed(f"the vLLM engine failed: {answer['error']}")
+        return answer
+
+    def get_token_len(self, prompt: str) -> int:
+        return len(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
+
+    def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
+        tokenized = [tokenize_request(self.tokenizer, r) for r in requests]
+        scores = []
+        for start in range(0, len(tokenized), self.scoring_batch_size):
+            chunk = tokenized[start:start + self.scoring_batch_size]
+            answer = self._ask({"op": "score", "prompts": [r.ids for r in chunk]})
+            for request, logprobs in zip(chunk, answer["logprobs"]):
+                # logprobs[i] belongs to token i + 1: the continuation's are the last ones.
+                scores.append(score_from_logprobs(logprobs[len(request.context_ids) - 1:]))
+            tick(len(chunk))
+        return scores
+
+    def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
+        answer = self._ask({"op": "generate", "prompts": generation_ids(self.tokenizer, inputs, self.hf_type),
+                            "max_tokens": max_out_len})
+        tick(len(inputs))
+        return list(answer["texts"])
+
+    def get_ppl(self, inputs: list[str], mask_length: list[int] | None = None) -> list[float]:
+        raise NotImplementedError("PPL datasets run through ChoiceLoglikInferencer (score_continuations)")
+
+
+def _close_engine(engine: subprocess.Popen[str]) -> None:
+    """End of stdin asks the worker to stop its engine; the group kill catches what remains."""
+    if engine.poll() is None and engine.stdin:
+        engine.stdin.close()
+        try:
+            engine.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(engine.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass

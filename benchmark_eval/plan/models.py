@@ -1,0 +1,86 @@
+"""The OpenCompass model entry for a run: one builder per backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..models.devices import runner_gpus
+from ..paths import vllm_python
+from ..settings import RunSettings
+
+# Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
+API_META_TEMPLATE = {
+    "round": [
+        {"role": "HUMAN", "api_role": "HUMAN"},
+        {"role": "BOT", "api_role": "BOT", "generate": True},
+    ]
+}
+
+
+def api_model(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
+    return {
+        "type": "benchmark_eval.models.vllm_api.VLLMApi",
+        "abbr": settings.model_abbr,
+        "path": settings.model_name,
+        "key": settings.api_key,
+        "openai_api_base": f"{settings.base_url}/v1",
+        "tokenizer_path": str(tokenizer_path),
+        "temperature": settings.temperature,
+        "max_out_len": settings.max_out_len,
+        "max_seq_len": settings.max_seq_len,
+        "batch_size": settings.batch_size,
+        "max_workers": settings.batch_size,
+        # Concurrency is bounded by batch_size; the stock 1 query/s throttle would dominate.
+        "query_per_second": 1000,
+        "retry": 3,
+        "timeout": settings.request_timeout,
+        "meta_template": API_META_TEMPLATE,
+    }
+
+
+def _local_common(settings: RunSettings) -> dict[str, Any]:
+    assert settings.model_path is not None
+    return {
+        "abbr": settings.model_abbr,
+        "path": str(settings.model_path.resolve()),
+        "hf_type": settings.hf_type,
+        "dtype": settings.dtype,
+        "max_seq_len": settings.max_seq_len,
+        "max_out_len": settings.max_out_len,
+        "batch_size": settings.batch_size,
+    }
+
+
+def hf_model(settings: RunSettings) -> dict[str, Any]:
+    device = settings.device or "cpu"
+    return {
+        "type": "benchmark_eval.models.hf_local.HFCausalLM",
+        **_local_common(settings),
+        "device": device,
+        "num_devices": settings.num_devices,
+        "run_cfg": {"num_gpus": runner_gpus(device, settings.num_devices)},
+    }
+
+
+def offline_model(settings: RunSettings) -> dict[str, Any]:
+    device = settings.device or "cpu"
+    return {
+        "type": "benchmark_eval.models.vllm_offline.VLLMOffline",
+        **_local_common(settings),
+        "vllm_python": str(settings.vllm_python or vllm_python()),
+        "tensor_parallel_size": settings.tensor_parallel_size,
+        "scoring_batch_size": settings.batch_size,  # OpenCompass keeps batch_size to itself
+        "device": device,
+        # vLLM manages its own devices; OpenCompass must not pin the task to one GPU.
+        "run_cfg": {"num_gpus": 0},
+        "env": {"VLLM_CPU_KVCACHE_SPACE": "2"} if device == "cpu" else {},
+    }
+
+
+def model_config(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
+    if settings.mode == "hf":
+        return hf_model(settings)
+    if settings.mode == "vllm_offline":
+        return offline_model(settings)
+    return api_model(settings, tokenizer_path)

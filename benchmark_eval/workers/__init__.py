@@ -1,0 +1,1 @@
+"""Programs run in another interpreter (e.g. the vLLM environment), by file path."""

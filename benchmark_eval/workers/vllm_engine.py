@@ -1,0 +1,70 @@
+"""vLLM's offline engine behind a line protocol, run in the vLLM environment.
+
+vLLM and OpenCompass cannot share an environment (their transformers pins differ), so the
+OpenCompass model class `benchmark_eval.models.vllm_offline.VLLMOffline` starts this file
+with the vLLM interpreter and talks JSON lines to it. It is run by path and imports nothing
+of benchmark_eval, only the standard library and vLLM.
+
+argv[1]: JSON engine options (model, dtype, max_model_len, tensor_parallel_size, enforce_eager, seed).
+stdin:   {"op": "score", "prompts": [[token ids], ...]}
+         {"op": "generate", "prompts": [[token ids], ...], "max_tokens": N}
+stdout:  {"ready": true, "vllm_version": ...} once, then one answer line per request:
+         {"logprobs": [[log p(token i | tokens < i) for i >= 1], ...]} or {"texts": [...]},
+         or {"error": "..."}. Everything else vLLM prints goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main() -> None:
+    options = json.loads(sys.argv[1])
+    # Keep stdout for the protocol: whatever vLLM writes to fd 1 goes to stderr instead.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+
+    import vllm
+    from vllm import LLM, SamplingParams
+    from vllm.inputs import TokensPrompt
+
+    llm = LLM(model=options["model"], tokenizer=options["model"], dtype=options.get("dtype", "auto"),
+              max_model_len=options.get("max_model_len"), tensor_parallel_size=options.get("tensor_parallel_size", 1),
+              enforce_eager=options.get("enforce_eager", False), seed=options.get("seed", 0),
+              skip_tokenizer_init=False)
+    print(json.dumps({"ready": True, "vllm_version": vllm.__version__}), file=protocol)
+
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        try:
+            prompts = [TokensPrompt(prompt_token_ids=ids) for ids in request["prompts"]]
+            if request["op"] == "score":
+                params = SamplingParams(max_tokens=1, temperature=0, prompt_logprobs=0)
+                outputs = llm.generate(prompts, params, use_tqdm=False)
+                answer = {"logprobs": [
+                    [entry[token].logprob for entry, token in zip(out.prompt_logprobs[1:], ids[1:])]
+                    for out, ids in zip(outputs, request["prompts"])]}
+            elif request["op"] == "generate":
+                params = SamplingParams(max_tokens=request["max_tokens"], temperature=0)
+                outputs = llm.generate(prompts, params, use_tqdm=False)
+                answer = {"texts": [out.outputs[0].text for out in outputs]}
+            else:
+                answer = {"error": f"unknown op {request['op']!r}"}
+        except Exception as error:  # answer it; the caller decides what a failure means
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        print(json.dumps(answer), file=protocol)
+    protocol.flush()
+    # Stop the engine's own processes first: skipping this leaves them running (about 4 GB
+    # each on CPU); then exit hard, as vLLM's interpreter-exit hooks abort on some builds.
+    engine_core = getattr(llm.llm_engine, "engine_core", None)
+    if engine_core is not None and hasattr(engine_core, "shutdown"):
+        engine_core.shutdown()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""The one scoring rule: context/continuation split and the exact token ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmark_eval.models.continuation import ContinuationRequest, score_from_logprobs, split_choices, tokenize_request
+from benchmark_eval.models.tokenizers import load_tokenizer
+from benchmark_eval.paths import demo_model_dir
+
+
+def test_split_moves_trailing_space_onto_the_answers() -> None:
+    context, conts = split_choices([f"Q?\nA. x\nB. y\nAnswer: {c}" for c in "AB"])
+    assert context == "Q?\nA. x\nB. y\nAnswer:"
+    assert conts == [" A", " B"]
+
+
+def test_split_backs_off_when_one_choice_is_a_prefix_of_another() -> None:
+    context, conts = split_choices(["Answer: A", "Answer: AB"])
+    assert context == "Answer:" and conts == [" A", " AB"]
+
+
+@pytest.mark.parametrize("prompts", [["only one"], ["A", "B"]])
+def test_split_refuses_items_it_cannot_split(prompts: list[str]) -> None:
+    with pytest.raises(ValueError):
+        split_choices(prompts)
+
+
+def test_continuation_ids_are_the_tokens_of_the_whole_text() -> None:
+    # "Answer: " ends in a lone space token, "Answer: C" in the single token " C".
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+    tokenized = tokenize_request(tokenizer, ContinuationRequest("Answer:", " C"))
+    whole = tokenizer("Answer: C")["input_ids"]
+    assert tokenized.ids == whole
+    assert len(tokenized.continuation_ids) == 1
+    assert tokenizer.decode(tokenized.continuation_ids) == " C"
+
+
+def test_score_sums_in_order_and_records_the_mean() -> None:
+    score = score_from_logprobs([-1.0, -0.5, -1.5])
+    assert score.loglik == -3.0 and score.n_tokens == 3 and score.mean == -1.0
