@@ -19,6 +19,8 @@ from .errors import EXIT_BAD_INPUT, UserError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 server_app = typer.Typer(no_args_is_help=True, help="Start or stop a vLLM OpenAI-compatible server.")
 app.add_typer(server_app, name="server")
+data_app = typer.Typer(no_args_is_help=True, help="Check a data root; convert raw sources into OpenCompass's layouts.")
+app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
 # Env vars that mean "evaluate this server", as opposed to "run the demo".
@@ -114,8 +116,8 @@ def server_stop(port: int = typer.Option(8000)) -> None:
 
 @app.command()
 def compare(
-    baseline: Path = typer.Argument(..., help="baseline run folder (e.g. the GPU run)"),
-    candidate: Path = typer.Argument(..., help="candidate run folder (e.g. the NPU run)"),
+    runs: list[Path] = typer.Argument(..., help="BASELINE CANDIDATE run folders (e.g. the GPU run, then the NPU run); with --reference only CANDIDATE"),
+    reference: Optional[Path] = typer.Option(None, help="YAML of published target scores (configs/references/) instead of a baseline run"),
     out: Optional[Path] = typer.Option(None, help="report folder (default: <candidate>/compare)"),
     margin: float = typer.Option(0.01, help="equivalence margin, relative to the baseline score"),
     margins_file: Optional[Path] = typer.Option(None, help="YAML with per-dataset margins (see configs/margins.yaml)"),
@@ -123,10 +125,26 @@ def compare(
     resamples: int = typer.Option(10_000, help="bootstrap resamples"),
     seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
 ) -> None:
-    """Sign off CANDIDATE against BASELINE: exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 not comparable."""
+    """Sign off CANDIDATE against BASELINE (or --reference targets): exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 not comparable."""
+    if reference is not None:
+        if len(runs) != 1:
+            raise UserError(f"with --reference give one run folder (the candidate), not {len(runs)}")
+        from .compare.reference import compare_to_reference
+        from .report import write_reference_report
+
+        result = compare_to_reference(runs[0], reference, resamples, seed)
+        paths = write_reference_report(result, out or runs[0] / "compare")
+        typer.echo(f"verdict: {result.verdict} (against {result.reference.name}; no paired statistics without a baseline run)")
+        for t in result.results:
+            typer.echo(f"  {t.dataset} {t.metric}: {t.verdict}" + (f" (missed by {t.shortfall:.4f})" if t.shortfall is not None else ""))
+        typer.echo(f"report: {paths['md']} {paths['json']}")
+        raise typer.Exit(result.exit_code)
+    if len(runs) != 2:
+        raise UserError(f"give two run folders, BASELINE and CANDIDATE (got {len(runs)}), or one with --reference FILE")
     from .compare import Margins, compare_runs
     from .report import write_report
 
+    baseline, candidate = runs
     comparison = compare_runs(baseline, candidate, Margins.load(margins_file, margin), allow_mismatch, resamples, seed)
     paths = write_report(comparison, out or candidate / "compare")
     label = " (noise floor: same device and software)" if comparison.noise_floor else ""
@@ -135,6 +153,62 @@ def compare(
         typer.echo(f"  {dataset}: {verdict}")
     typer.echo(f"report: {paths['md']} {paths['html']} {paths['json']}")
     raise typer.Exit(comparison.exit_code)
+
+
+@data_app.command("check")
+def data_check(
+    datasets: Optional[list[str]] = typer.Argument(None, help="dataset configs (default: eval_datasets, else the demo's)"),
+    root: Optional[Path] = typer.Option(None, help="data root holding data/ (default: COMPASS_DATA_CACHE, else .)"),
+) -> None:
+    """Say, per dataset, whether the data root has every file OpenCompass will open, readable."""
+    from .data.check import check_root
+    from .demo.run import DATASETS
+
+    names = tuple(w for d in (datasets or []) for w in d.replace(",", " ").split()) or \
+        tuple(os.environ.get("eval_datasets", "").replace(",", " ").split()) or DATASETS
+    data_root = (root or Path(os.environ.get("COMPASS_DATA_CACHE") or ".")).resolve()
+    if not data_root.is_dir():
+        raise UserError(f"data root {data_root} does not exist; pass --root, the folder that holds data/")
+    rows = check_root(names, data_root)
+    table = Table(title=f"data check: {data_root}")
+    for column in ("dataset", "files", "rows", "samples", "status", "what to do"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        todo = "; ".join(f"{p.problem}: {p.fix}" for p in row.problems[:3])
+        if len(row.problems) > 3:
+            todo += f"; and {len(row.problems) - 3} more"
+        if not row.problems and row.samples != row.rows:
+            todo = f"OpenCompass skips {row.rows - row.samples} record(s) it cannot use (e.g. an empty text)"
+        table.add_row(row.dataset, str(row.files), str(row.rows), str(row.samples), row.status, todo)
+    Console(width=200).print(table)
+    bad = [r.dataset for r in rows if r.problems]
+    if bad:
+        raise UserError(f"{len(bad)} of {len(rows)} dataset(s) are not usable under {data_root}: {', '.join(bad)}")
+
+
+@data_app.command("convert")
+def data_convert(
+    dataset: str = typer.Argument(..., help="xsum, mmlu or ceval"),
+    source: Path = typer.Option(..., "--from", help="XSum: a .summary folder, CSV, JSONL or Parquet; MMLU/C-Eval: CSV, JSONL or Parquet"),
+    out: Path = typer.Option(..., help="data root to write (data/... is created under it)"),
+    split: Optional[str] = typer.Option(None, help="split to write (XSum: which ids of the release; default test, C-Eval val)"),
+    subject: Optional[str] = typer.Option(None, help="subject, when the source has no subject column"),
+    force: bool = typer.Option(False, help="overwrite existing files"),
+) -> None:
+    """Convert a raw dataset source into the layout OpenCompass reads (deterministic, ids kept)."""
+    from .data.convert import CONVERTERS, write_conversion
+
+    if dataset not in CONVERTERS:
+        raise UserError(f"no converter for '{dataset}'; use one of {', '.join(CONVERTERS)}")
+    if not source.exists():
+        raise UserError(f"{source} does not exist; pass the raw data with --from")
+    options = {"split": split} if split else {}
+    result = CONVERTERS[dataset](source, subject=subject, **options)
+    for rid, why in result.skipped:
+        typer.echo(f"skipped {rid}: {why}")
+    for path in write_conversion(result, out.resolve(), force):
+        typer.echo(f"wrote {path} ({result.written[path.relative_to(out.resolve())]} records)")
+    typer.echo(f"{sum(result.written.values())} records written, {len(result.skipped)} skipped")
 
 
 @app.command("prepare-demo-model")

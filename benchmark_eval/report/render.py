@@ -9,6 +9,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..compare.reference import ReferenceComparison
 from ..compare.signoff import Comparison
 from ..fileio import atomic_write_text
 from . import plots
@@ -32,10 +33,22 @@ def verdict_data(comparison: Comparison) -> dict[str, Any]:
     }
 
 
+def _templates() -> Environment:
+    return Environment(loader=PackageLoader("benchmark_eval.report", "templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def write_reference_report(comparison: ReferenceComparison, out_dir: Path) -> dict[str, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"md": out_dir / "report.md", "json": out_dir / "verdict.json"}
+    atomic_write_text(paths["md"], _templates().get_template("reference.md.j2").render(r=comparison))
+    atomic_write_text(paths["json"], json.dumps(comparison.to_dict(), indent=2, default=str) + "\n")
+    return paths
+
+
 def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
-    env = Environment(loader=PackageLoader("benchmark_eval.report", "templates"),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = _templates()
     context = {"c": comparison, "v": verdict_data(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}
     atomic_write_text(paths["md"], env.get_template("report.md.j2").render(**context))

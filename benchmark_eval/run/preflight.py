@@ -6,16 +6,16 @@ Each failure is one `UserError` line that says what is wrong and how to fix it.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from ..data.check import DataInfo, DataProblem, inspect_dataset
 from ..errors import UserError
+from ..fileio import sha256_file  # noqa: F401  (re-exported: run.json's file hashes)
 from ..plan import PlannedDataset
 from ..settings import RunSettings
 
@@ -27,15 +27,6 @@ class ServerInfo:
     root: str | None  # the model folder on the server's machine
     max_model_len: int | None
     version: str | None
-
-
-@dataclass
-class DataInfo:
-    """What a dataset will read: its files (with sha256) and its sample count."""
-
-    path: str
-    files: dict[str, str] = field(default_factory=dict)
-    rows: int = 0
 
 
 def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
@@ -91,58 +82,19 @@ def data_root_env(root: Path) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _data_location(cfg: dict[str, Any], root: Path) -> Path:
-    from opencompass.utils.datasets_info import DATASETS_MAPPING
-
-    raw = str(cfg.get("path", ""))
-    if os.path.isabs(raw):
-        return Path(raw)
-    local = DATASETS_MAPPING.get(raw, {}).get("local", raw)
-    return root / local
-
-
-def _dataset_files(location: Path, subject: str | None) -> list[Path]:
-    if location.is_file():
-        return [location]
-    files = sorted(p for p in location.rglob("*") if p.is_file())
-    if subject:
-        files = [p for p in files if p.name.startswith(f"{subject}_") or p.stem == subject]
-    return files
-
-
 def check_data(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]:
-    """Every dataset's files exist and load with OpenCompass's own loader; no downloads."""
+    """Every dataset's files exist, read cleanly and load with OpenCompass's own loader; no downloads."""
     import datasets
-    from opencompass.utils.build import build_dataset_from_cfg
 
     datasets.disable_progress_bars()  # loaders' "Map:" bars would bury the progress display
-
     if not root.is_dir():
         raise UserError(f"data folder {root} does not exist; set COMPASS_DATA_CACHE to the folder that holds data/ (e.g. data/mmlu, data/ceval)")
     infos: dict[str, DataInfo] = {}
     with data_root_env(root):
         for item in planned:
-            location = _data_location(item.cfg, root)
-            if not location.exists():
-                raise UserError(f"dataset {item.abbr} ({item.config_name}): no data at {location}; put the files there or set COMPASS_DATA_CACHE to the folder that holds data/")
             try:
-                dataset = build_dataset_from_cfg(item.cfg)
-                rows = len(dataset.test)
-            except Exception as error:  # OpenCompass loaders fail with anything from asserts to KeyErrors
-                detail = f"{type(error).__name__}: {error}".splitlines()[0][:300]
-                raise UserError(f"dataset {item.abbr} ({item.config_name}): cannot read its data under {location} ({detail}); check the files' layout and columns") from None
-            if rows == 0:
-                raise UserError(f"dataset {item.abbr} ({item.config_name}): no samples under {location}; the file is empty or limit/test split selects nothing")
-            files = _dataset_files(location, item.subject)
-            infos[item.abbr] = DataInfo(
-                str(location), {str(p.relative_to(root)) if p.is_relative_to(root) else str(p): sha256_file(p) for p in files}, rows
-            )
+                infos[item.abbr] = inspect_dataset(item, root)
+            except DataProblem as problem:
+                raise UserError(f"dataset {item.abbr} ({item.config_name}): {problem.problem}; {problem.fix} "
+                                f"(benchmark-eval data check lists every problem)") from None
     return infos

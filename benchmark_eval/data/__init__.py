@@ -1,0 +1,1 @@
+"""Data roots: check what OpenCompass will read, convert raw sources into its layouts."""
