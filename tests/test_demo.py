@@ -20,7 +20,12 @@ def test_opencompass_sh_without_env_vars_runs_the_demo(tmp_path: Path) -> None:
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "ok"
     assert set(run["datasets"]) == {"lukaemon_mmlu_global_facts", "lukaemon_mmlu_elementary_mathematics",
-                                    "ceval-computer_network", "Xsum", "openai_humaneval"}
+                                    "ceval-computer_network", "Xsum", "openai_humaneval",
+                                    "lukaemon_mmlu_global_facts_ppl", "lukaemon_mmlu_elementary_mathematics_ppl",
+                                    "ceval-computer_network_ppl"}
+    ppl = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()
+           if json.loads(line)["dataset"].endswith("_ppl")]
+    assert ppl and all(len(s["choices"]) == 4 and s["chosen"] in "ABCD" for s in ppl)
     for abbr in run["datasets"]:
         assert abbr in done.stdout  # its score is printed
     assert not list(tmp_path.iterdir()), "nothing may land in the user's current folder"
