@@ -45,7 +45,7 @@ def test_missing_data_folder(vllm_server: ServerHandle, tmp_path: Path) -> None:
 def test_data_root_without_the_dataset(vllm_server: ServerHandle, tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     done = run_cli(["run"], _env(vllm_server, tmp_path, results_dir=str(tmp_path / "r")), timeout=120)
-    assert_one_line_error(done, 2, "lukaemon_mmlu_anatomy", "no data at")
+    assert_one_line_error(done, 2, "lukaemon_mmlu_anatomy", "anatomy_dev.csv is missing")
 
 
 @pytest.mark.parametrize(("extra", "fragments"), [
