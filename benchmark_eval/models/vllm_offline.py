@@ -47,7 +47,7 @@ class VLLMOffline(BaseModel):
         # Its own process group, so closing it also reaches the engine's child processes.
         self._engine = subprocess.Popen([vllm_python, str(_WORKER), json.dumps(options)], text=True,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **(env or {})},
-                                        start_new_session=True)
+                                        start_new_session=True, preexec_fn=_die_with_parent)
         weakref.finalize(self, _close_engine, self._engine)
         ready = self._engine.stdout.readline() if self._engine.stdout else ""
         if not ready.strip():
@@ -88,6 +88,16 @@ class VLLMOffline(BaseModel):
 
     def get_ppl(self, inputs: list[str], mask_length: list[int] | None = None) -> list[float]:
         raise NotImplementedError("PPL datasets run through ChoiceLoglikInferencer (score_continuations)")
+
+
+def _die_with_parent() -> None:
+    """In the worker, before exec: SIGTERM when its parent (OpenCompass's task) dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the finalizer below still closes it on a normal exit
 
 
 def _close_engine(engine: subprocess.Popen[str]) -> None:

@@ -17,7 +17,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+
+
+def _end_group(*_: object) -> None:
+    # The caller died (PR_SET_PDEATHSIG) or asked us to stop: take the engine's processes
+    # with us; they share this worker's process group.
+    os.killpg(0, signal.SIGKILL)
 
 
 def main() -> None:
@@ -26,6 +33,7 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
 
+    signal.signal(signal.SIGTERM, _end_group)
     import vllm
     from vllm import LLM, SamplingParams
     from vllm.inputs import TokensPrompt
@@ -34,6 +42,7 @@ def main() -> None:
               max_model_len=options.get("max_model_len"), tensor_parallel_size=options.get("tensor_parallel_size", 1),
               enforce_eager=options.get("enforce_eager", False), seed=options.get("seed", 0),
               skip_tokenizer_init=False)
+    signal.signal(signal.SIGTERM, _end_group)  # vLLM may have installed its own
     print(json.dumps({"ready": True, "vllm_version": vllm.__version__}), file=protocol)
 
     for line in sys.stdin:

@@ -170,3 +170,22 @@ def test_bf16_moves_logliks_measurably(ppl_runs: dict[str, Path]) -> None:
     diffs = [abs(a.loglik - b.loglik) for a, b in zip(fp32, bf16)]
     assert max(diffs) > 10 * TOLERANCE, max(diffs)
     assert sum(d > TOLERANCE for d in diffs) > len(diffs) // 2
+
+
+def test_offline_engine_dies_with_a_killed_caller() -> None:
+    """OpenCompass's task process killed outright (a timeout, an OOM kill) must not leave the
+    vLLM engine running: each holds gigabytes of memory."""
+    code = (
+        "from benchmark_eval.models.vllm_offline import VLLMOffline\n"
+        f"m = VLLMOffline({str(demo_model_dir())!r}, vllm_python={str(vllm_python())!r}, dtype='float32', device='cpu', "
+        "env={'VLLM_CPU_KVCACHE_SPACE': '2'})\n"
+        "print(m._engine.pid, flush=True)\n"
+        "import time; time.sleep(600)\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                              cwd=REPO_ROOT)
+    assert caller.stdout is not None
+    engine_pid = int(caller.stdout.readline())
+    caller.kill()
+    caller.wait()
+    assert _group_ends(engine_pid, within=60), "the vLLM engine outlived its killed caller"
