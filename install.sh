@@ -46,12 +46,9 @@ case "$with_vllm" in cpu|none) ;; *) echo "install.sh: --with-vllm must be cpu o
 if [ -n "$download" ]; then
   # Wheels only (the target has no compiler or registry); pure-Python sdists are built here.
   mkdir -p "$download"
-  want=$(grep -v '^#' requirements/evaluator.lock | grep -vi '^\(torch\|triton\|nvidia-\)')
-  if [ -n "$host_freeze" ]; then
-    have=$(sed 's/[=<>; ].*//' "$host_freeze" | tr 'A-Z_.' 'a-z--')
-    want=$(echo "$want" | while read -r spec; do
-      n=$(echo "${spec%%==*}" | tr 'A-Z_.' 'a-z--'); echo "$have" | grep -qx "$n" || echo "$spec"; done)
-  fi
+  # The lock's packages the host lacks (all of them without --host-freeze), never torch/CUDA.
+  want=$(python3 tools/lock_missing.py requirements/evaluator.lock --have "${host_freeze:-/dev/null}" \
+    | grep -vi '^\(torch\|triton\|nvidia-\)')
   for spec in $want; do
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$target_python" --implementation cp \
       --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \

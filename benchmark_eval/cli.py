@@ -163,9 +163,9 @@ def data_check(
     """Say, per dataset, whether the data root has every file OpenCompass will open, readable."""
     from .data.check import check_root
     from .demo.run import DATASETS
+    from .settings import split_words
 
-    names = tuple(w for d in (datasets or []) for w in d.replace(",", " ").split()) or \
-        tuple(os.environ.get("eval_datasets", "").replace(",", " ").split()) or DATASETS
+    names = split_words(" ".join(datasets or [])) or split_words(os.environ.get("eval_datasets", "")) or DATASETS
     data_root = (root or Path(os.environ.get("COMPASS_DATA_CACHE") or ".")).resolve()
     if not data_root.is_dir():
         raise UserError(f"data root {data_root} does not exist; pass --root, the folder that holds data/")

@@ -1,8 +1,11 @@
-"""Print the lines of a pip lock whose distribution this interpreter does not have yet.
+"""Print the lines of a pip lock whose distribution is not there yet.
 
-install.sh --system-site-packages uses it on hosts that bring their own torch/transformers
-(a GPU image): those are kept, and only what is missing is installed from the lock's pins.
+"There" is this interpreter's installed distributions (install.sh --system-site-packages, on
+hosts that bring their own torch/transformers), or with `--have FILE` the names listed in a
+`pip freeze` / one-name-per-line file of another host (install.sh --download-wheels).
 Standard library only: it runs before anything is installed.
+
+usage: python lock_missing.py LOCK [--have FILE]
 """
 
 from __future__ import annotations
@@ -16,13 +19,21 @@ def _norm(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def main(lock: str) -> None:
-    have = {_norm(d.metadata["Name"]) for d in importlib.metadata.distributions() if d.metadata["Name"]}
+def _name(spec: str) -> str:
+    return _norm(re.split(r"[=<>!~;\[ ]", spec, maxsplit=1)[0])
+
+
+def main(lock: str, have_file: str | None) -> None:
+    if have_file is None:
+        have = {_norm(d.metadata["Name"]) for d in importlib.metadata.distributions() if d.metadata["Name"]}
+    else:
+        have = {_name(line.strip()) for line in open(have_file, encoding="utf-8") if line.strip()}
     for line in open(lock, encoding="utf-8"):
         spec = line.split("#", 1)[0].strip()
-        if spec and _norm(re.split(r"[=<>!~;\[ ]", spec, maxsplit=1)[0]) not in have:
+        if spec and _name(spec) not in have:
             print(spec)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    main(args[0], args[2] if len(args) == 3 and args[1] == "--have" else None)

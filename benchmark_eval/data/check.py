@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,25 @@ class DataInfo:
     files: dict[str, str] = field(default_factory=dict)
     rows: int = 0  # samples OpenCompass evaluates
     records: int | None = None  # records in the evaluated split's files (known layouts)
+
+
+@contextlib.contextmanager
+def data_root_env(root: Path) -> Iterator[None]:
+    """OpenCompass reads the data root from COMPASS_DATA_CACHE; set it only while needed."""
+    import datasets
+
+    datasets.disable_progress_bars()  # loaders' "Map:" bars would bury the progress display
+    saved = {k: os.environ.get(k) for k in ("COMPASS_DATA_CACHE", "DATASET_SOURCE")}
+    os.environ["COMPASS_DATA_CACHE"] = str(root)
+    os.environ.pop("DATASET_SOURCE", None)  # a hub source would mean downloads
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 class DataProblem(Exception):
@@ -146,12 +167,8 @@ class CheckRow:
 
 def check_root(names: tuple[str, ...], root: Path) -> list[CheckRow]:
     """Check every subject of every named dataset config; collect all problems."""
-    import datasets
-
     from ..plan import plan_datasets
-    from ..run.preflight import data_root_env
 
-    datasets.disable_progress_bars()
     rows = []
     with data_root_env(root):
         for name in names:

@@ -11,41 +11,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opencompass.models.base import BaseModel
-
-from .chat_prompts import HFType, generation_ids, template_parser
+from .chat_prompts import HFType, generation_ids
 from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
 from .devices import Device, prepare_device
+from .local import LocalModel
 from .progress import tick
-from .tokenizers import load_tokenizer
-
-_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
-           "float16": "float16", "fp16": "float16"}
 
 
-class HFCausalLM(BaseModel):
-    is_api = False
-
+class HFCausalLM(LocalModel):
     def __init__(self, path: str, hf_type: HFType = "chat", device: Device = "cpu", dtype: str = "float32",
                  num_devices: int = 1, max_seq_len: int = 2048,
                  meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template)
+        super().__init__(path, hf_type, max_seq_len, meta_template)
         import torch
         from transformers import AutoModelForCausalLM
 
-        self.hf_type = hf_type
-        self.template_parser = template_parser(hf_type)
         self.device = prepare_device(device)
-        self.tokenizer = load_tokenizer(path)
-        torch_dtype = getattr(torch, _DTYPES.get(dtype, "float32")) if dtype != "auto" else "auto"
+        # RunSettings allows auto, float32, bfloat16, float16: torch's own names.
+        torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
         placement: dict[str, Any] = {"device_map": "auto"} if num_devices > 1 else {}
         self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True, **placement)
         if not placement:
             self.model.to(self.device)
         self.model.eval()
-
-    def get_token_len(self, prompt: str) -> int:
-        return len(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         import torch
@@ -80,6 +68,3 @@ class HFCausalLM(BaseModel):
                                       do_sample=False, pad_token_id=pad)
         tick(len(prompts))
         return [self.tokenizer.decode(row[width:], skip_special_tokens=True) for row in out]
-
-    def get_ppl(self, inputs: list[str], mask_length: list[int] | None = None) -> list[float]:
-        raise NotImplementedError("PPL datasets run through ChoiceLoglikInferencer (score_continuations)")

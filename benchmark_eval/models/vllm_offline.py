@@ -16,12 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from opencompass.models.base import BaseModel
-
-from .chat_prompts import HFType, generation_ids, template_parser
+from .chat_prompts import HFType, generation_ids
 from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
+from .local import LocalModel
 from .progress import tick
-from .tokenizers import load_tokenizer
 
 _WORKER = Path(__file__).resolve().parent.parent / "workers" / "vllm_engine.py"
 
@@ -30,18 +28,13 @@ class EngineFailed(RuntimeError):
     pass
 
 
-class VLLMOffline(BaseModel):
-    is_api = False
-
+class VLLMOffline(LocalModel):
     def __init__(self, path: str, vllm_python: str, hf_type: HFType = "chat", dtype: str = "auto",
                  tensor_parallel_size: int = 1, max_seq_len: int = 2048, scoring_batch_size: int = 64,
                  device: str = "cpu", env: dict[str, str] | None = None,
                  meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template)
-        self.hf_type = hf_type
+        super().__init__(path, hf_type, max_seq_len, meta_template)
         self.scoring_batch_size = scoring_batch_size
-        self.template_parser = template_parser(hf_type)
-        self.tokenizer = load_tokenizer(path)
         options = {"model": path, "dtype": dtype, "max_model_len": max_seq_len,
                    "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
         # Its own process group, so closing it also reaches the engine's child processes.
@@ -65,9 +58,6 @@ class VLLMOffline(BaseModel):
             raise EngineFailed(f"the vLLM engine failed: {answer['error']}")
         return answer
 
-    def get_token_len(self, prompt: str) -> int:
-        return len(self.tokenizer(prompt, add_special_tokens=True)["input_ids"])
-
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         tokenized = [tokenize_request(self.tokenizer, r) for r in requests]
         scores = []
@@ -85,9 +75,6 @@ class VLLMOffline(BaseModel):
                             "max_tokens": max_out_len})
         tick(len(inputs))
         return list(answer["texts"])
-
-    def get_ppl(self, inputs: list[str], mask_length: list[int] | None = None) -> list[float]:
-        raise NotImplementedError("PPL datasets run through ChoiceLoglikInferencer (score_continuations)")
 
 
 def _die_with_parent() -> None:

@@ -10,7 +10,7 @@ import copy
 from typing import Any
 
 from ..settings import RunSettings
-from .datasets import PlannedDataset
+from .datasets import PlannedDataset, type_name
 
 # Stock evaluators replaced by ours (same aggregate metric, plus per-sample results).
 _EVALUATOR_SWAPS = {
@@ -22,29 +22,23 @@ _EVALUATOR_SWAPS = {
 # PPL tests are scored by continuation log-likelihood, the same rule on every backend.
 _INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.inferencers.ChoiceLoglikInferencer"}
 
-def _type_name(value: Any) -> str:
-    if isinstance(value, str):
-        return value.rsplit(".", 1)[-1]
-    return getattr(value, "__name__", str(value))
-
-
 def prepare_dataset(planned: PlannedDataset, settings: RunSettings) -> dict[str, Any]:
     """The dataset config as it will run: our evaluators, the run's max_out_len."""
     cfg = copy.deepcopy(planned.cfg)
     evaluator = cfg.get("eval_cfg", {}).get("evaluator")
-    if evaluator is not None and _type_name(evaluator.get("type")) in _EVALUATOR_SWAPS:
-        evaluator["type"] = _EVALUATOR_SWAPS[_type_name(evaluator["type"])]
+    if evaluator is not None and type_name(evaluator.get("type")) in _EVALUATOR_SWAPS:
+        evaluator["type"] = _EVALUATOR_SWAPS[type_name(evaluator["type"])]
     inferencer = cfg.get("infer_cfg", {}).get("inferencer") or {}
-    if _type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
-        inferencer["type"] = _INFERENCER_SWAPS[_type_name(inferencer["type"])]
-    if "max_out_len" in inferencer or _type_name(inferencer.get("type")) == "GenInferencer":
+    if type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
+        inferencer["type"] = _INFERENCER_SWAPS[type_name(inferencer["type"])]
+    if "max_out_len" in inferencer or type_name(inferencer.get("type")) == "GenInferencer":
         # The user's max_out_len wins over a config's own, so two devices' runs match.
         inferencer["max_out_len"] = settings.max_out_len
     return cfg
 
 
 def is_loglik(cfg: dict[str, Any]) -> bool:
-    return _type_name(cfg.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "ChoiceLoglikInferencer"
+    return type_name(cfg.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "ChoiceLoglikInferencer"
 
 
 def expected_requests(cfg: dict[str, Any], rows: int) -> int:

@@ -70,8 +70,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _type_tail(value: Any) -> str:
-    return str(value).rsplit(".", 1)[-1]
+def type_name(value: Any) -> str:
+    """A config `type` (a dotted name or a class) by its class name: 'PPLInferencer'."""
+    if isinstance(value, str):
+        return value.rsplit(".", 1)[-1]
+    return getattr(value, "__name__", str(value))
 
 
 def load_config(name: str) -> list[dict[str, Any]]:
@@ -111,7 +114,7 @@ def plan_datasets(
                 reader = dict(entry.get("reader_cfg", {}))
                 reader["test_range"] = f"[0:{limit}]"
                 entry["reader_cfg"] = reader
-            if _type_tail(entry.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "PPLInferencer" \
+            if type_name(entry.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "PPLInferencer" \
                     and not str(entry.get("abbr", "")).endswith("_ppl"):
                 # Stock PPL and generative configs share abbrs (lukaemon_mmlu_X); results are per abbr.
                 entry["abbr"] = f"{entry['abbr']}_ppl"

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..models.devices import runner_gpus
 from ..paths import vllm_python
+from ..run.server import vllm_device_env
 from ..settings import RunSettings
 
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
@@ -74,7 +75,7 @@ def offline_model(settings: RunSettings) -> dict[str, Any]:
         "device": device,
         # vLLM manages its own devices; OpenCompass must not pin the task to one GPU.
         "run_cfg": {"num_gpus": 0},
-        "env": {"VLLM_CPU_KVCACHE_SPACE": "2"} if device == "cpu" else {},
+        "env": vllm_device_env(device),
     }
 
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from ..data.check import DataInfo, DataProblem, inspect_dataset
+from ..data.check import DataInfo, DataProblem, data_root_env, inspect_dataset
 from ..errors import UserError
-from ..fileio import sha256_file  # noqa: F401  (re-exported: run.json's file hashes)
 from ..plan import PlannedDataset
 from ..settings import RunSettings
 
@@ -66,27 +64,8 @@ def resolve_tokenizer(settings: RunSettings, server: ServerInfo) -> Path:
     raise UserError(f"no local tokenizer for '{settings.model_name}': the server's model folder ({server.root}) is not on this machine; set tokenizer_path to a local copy of the model's tokenizer")
 
 
-@contextlib.contextmanager
-def data_root_env(root: Path) -> Iterator[None]:
-    """OpenCompass reads the data root from COMPASS_DATA_CACHE; set it only while needed."""
-    saved = {k: os.environ.get(k) for k in ("COMPASS_DATA_CACHE", "DATASET_SOURCE")}
-    os.environ["COMPASS_DATA_CACHE"] = str(root)
-    os.environ.pop("DATASET_SOURCE", None)  # a hub source would mean downloads
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def check_data(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]:
     """Every dataset's files exist, read cleanly and load with OpenCompass's own loader; no downloads."""
-    import datasets
-
-    datasets.disable_progress_bars()  # loaders' "Map:" bars would bury the progress display
     if not root.is_dir():
         raise UserError(f"data folder {root} does not exist; set COMPASS_DATA_CACHE to the folder that holds data/ (e.g. data/mmlu, data/ceval)")
     infos: dict[str, DataInfo] = {}

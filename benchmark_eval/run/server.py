@@ -53,11 +53,16 @@ def build_command(settings: ServerSettings, python: Path) -> list[str]:
     return cmd
 
 
+def vllm_device_env(device: str) -> dict[str, str]:
+    """vLLM settings a device needs (server and offline engine alike)."""
+    return {"VLLM_CPU_KVCACHE_SPACE": "2"} if device == "cpu" else {}  # GiB of KV cache
+
+
 def build_env(settings: ServerSettings) -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("VLLM_CACHE_ROOT", str(cache_dir() / "vllm"))
-    if settings.device == "cpu":
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", "2")  # GiB of KV cache
+    for key, value in vllm_device_env(settings.device).items():
+        env.setdefault(key, value)
     env.setdefault("HF_HUB_OFFLINE", "1")  # a local model folder needs no hub
     return env
 

@@ -168,9 +168,7 @@ class RunSettings(BaseModel):
     @classmethod
     def _split_words(cls, value: Any) -> Any:
         # Env vars give "a b" or "a,b"; flags may give a list.
-        if isinstance(value, str):
-            return tuple(w for w in re.split(r"[\s,]+", value) if w)
-        return value
+        return split_words(value) if isinstance(value, str) else value
 
     @property
     def base_url(self) -> str:
@@ -193,6 +191,11 @@ class RunSettings(BaseModel):
                 values[field] = raw  # an explicitly empty model name is an error, not a default
         values.update({k: v for k, v in overrides.items() if v is not None})
         return parse_settings(cls, values)
+
+
+def split_words(value: str) -> tuple[str, ...]:
+    """'a b', 'a,b' or 'a, b' -> ('a', 'b'): how env vars list datasets and subjects."""
+    return tuple(w for w in re.split(r"[\s,]+", value) if w)
 
 
 def parse_settings(model: type[BaseModel], values: dict[str, Any]) -> Any:
