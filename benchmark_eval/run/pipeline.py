@@ -12,9 +12,10 @@ from rich.console import Console
 from .. import __version__
 from ..errors import EvaluationFailed, UserError
 from ..models.devices import device_env
-from ..plan import build_config, expected_requests, model_config, plan_datasets, prepare_dataset, write_config
+from ..plan import build_config, expected_requests, model_config, plan_datasets, prepare_dataset, runs_code, write_config
 from ..results import SAMPLES, DatasetOutcome, build_samples, read_outcomes, write_jsonl_atomic, write_manifest
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
+from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
 from .opencompass_runner import run_opencompass
 from .local_model import check_local_model, device_description, model_description
@@ -83,6 +84,9 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
                         "packages": package_versions()},
         "settings": settings.model_dump(mode="json"),
     }
+    if any(runs_code(cfg) for cfg in datasets):
+        # Model-written programs run in the sandbox; record what it could enforce on this host.
+        manifest["sandbox"] = sandbox_protections()
     write_manifest(run_dir, manifest)
 
     config_path = write_config(build_config(datasets, model_config(settings, tokenizer)), run_dir / "configs" / "benchmark_eval_plan.py")

@@ -103,6 +103,9 @@ def test_run_json_is_complete(generative_run: Path, data_root: Path) -> None:
             assert sha256_file(data_root / rel) == digest
     mmlu_files = run["datasets"]["lukaemon_mmlu_anatomy"]["files"]
     assert "data/mmlu/test/anatomy_test.csv" in mmlu_files and "data/mmlu/dev/anatomy_dev.csv" in mmlu_files
+    # HumanEval ran model-written code: run.json says under which protections.
+    sandbox = run["sandbox"]
+    assert sandbox["works"] and sandbox["network_isolated"] and sandbox["pid_namespace"] and sandbox["read_only_root"]
 
 
 def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:

@@ -1,0 +1,219 @@
+"""Runs ONE untrusted Python program inside Linux namespaces and resource limits.
+
+Started by `sandbox.runner` as `python -I -S launcher.py CONFIG_JSON` with the program on
+stdin; prints one JSON line (exit status + the protections actually in force) on stdout.
+It imports nothing from the package so that it starts in a few milliseconds.
+
+Layout of what runs:
+  launcher (host pid namespace; own mount + network namespaces; root or mapped root)
+    └─ program (pid 1 of a new pid namespace; own session; rlimits; unprivileged uid)
+When pid 1 exits or is killed, the kernel kills every process left in its namespace:
+no daemon, double fork or setsid can outlive the program.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+MS_MOVE = 8192
+PR_SET_PDEATHSIG = 1
+WORK = "/tmp/work"  # inside the private tmpfs; the program's only writable folder
+_MOUNT_FLAGS = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
+
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    enc = (lambda s: s.encode() if s is not None else None)
+    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def _enter_namespaces(as_root: bool) -> list[str]:
+    """Unshare mount, network and pid namespaces (plus a user namespace when not root)."""
+    flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | (0 if as_root else CLONE_NEWUSER)
+    uid, gid = os.getuid(), os.getgid()
+    _check(libc.unshare(flags), "unshare")
+    if not as_root:  # map ourselves to root inside, which is what allows the mounts below
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"0 {uid} 1")
+        _write("/proc/self/gid_map", f"0 {gid} 1")
+    return ["mount", "network", "pid"] + ([] if as_root else ["user"])
+
+
+def _read_only_filesystem() -> tuple[bool, int]:
+    """Remount every mount read-only (keeping nosuid/nodev/noexec, which a user namespace must)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    points = []
+    with open("/proc/self/mountinfo") as handle:
+        for line in handle:
+            fields = line.split()
+            points.append((fields[4].replace("\\040", " "), fields[5]))
+    root_ok, failed = False, 0
+    for point, options in sorted(points, key=lambda p: len(p[0])):
+        flags = MS_REMOUNT | MS_BIND | MS_RDONLY
+        for option in options.split(","):
+            flags |= _MOUNT_FLAGS.get(option, 0)
+        try:
+            _mount(None, point, None, flags)
+            root_ok = root_ok or point == "/"
+        except OSError:
+            failed += 1
+    return root_ok, failed
+
+
+def _private_folders(limits: dict, hide: list[str], keep: list[str]) -> list[str]:
+    """Fresh size-capped tmpfs on /tmp (holding the work folder) and /dev/shm; hide the homes.
+
+    `keep` lists folders under a hidden one that the program needs (a pyenv interpreter under
+    ~/.pyenv): they are bind-mounted aside, the home is covered, and they are moved back.
+    """
+    size = int(limits["tmpfs_bytes"])
+    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    os.mkdir(WORK, 0o777)
+    os.chmod(WORK, 0o777)
+    done = ["/tmp"]
+    for path in ("/dev/shm", "/var/tmp"):
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4096,mode=0755")
+            done.append(path)
+    staged = []
+    for index, path in enumerate(keep):
+        stage = f"/tmp/.keep{index}"
+        os.mkdir(stage)
+        _mount(path, stage, None, MS_BIND | MS_REC)
+        staged.append((stage, path))
+    for path in hide:
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=65536,mode=0755")
+            done.append(path)
+    for stage, path in staged:
+        os.makedirs(path, 0o755, exist_ok=True)
+        _mount(stage, path, None, MS_MOVE)
+        os.rmdir(stage)
+    for path in hide:
+        if path in done:
+            _mount(None, path, None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY)
+    return done
+
+
+def _set_limits(limits: dict, processes: int) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (int(limits["cpu_seconds"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_bytes"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["file_bytes"]),) * 2)
+    resource.setrlimit(resource.RLIMIT_NPROC, (processes,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+def _program(config: dict, setup: dict) -> None:
+    """Child side: becomes pid 1 of the new pid namespace, then execs the program. Never returns."""
+    try:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher gone -> the whole namespace gone
+        os.setsid()  # kill(0, ...) must not reach the launcher's group
+        if "pid" in setup["namespaces"]:
+            try:
+                _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+            except OSError:
+                pass
+        uid = setup.get("uid")
+        # Without a private uid RLIMIT_NPROC counts all of this user's processes.
+        _set_limits(config["limits"], int(config["limits"]["processes"]) + setup["processes_before"])
+        if uid is not None:
+            os.setgroups([])
+            os.setgid(uid)
+            os.setuid(uid)
+        os.chdir(setup["work"])
+        stderr = os.open("stderr.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(devnull, 1)
+        os.dup2(stderr, 2)
+        os.closerange(3, 1 << 16)
+        env = {"PATH": "/usr/bin:/bin", "HOME": setup["work"], "TMPDIR": setup["work"], "LANG": "C.UTF-8",
+               "PYTHONHASHSEED": "0"}
+        os.execve(config["python"], [config["python"], "-I", "-B", "program.py"], env)
+    except BaseException as error:  # noqa: BLE001 - report, never fall through into the launcher
+        os.write(2, f"sandbox set-up failed: {error}\n".encode())
+    os._exit(125)
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    source = sys.stdin.buffer.read()
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator gone -> the launcher gone
+    as_root = os.geteuid() == 0
+    setup: dict = {"namespaces": [], "work": None, "uid": None}
+    protections: dict = {"namespaces": [], "read_only_root": False, "private_tmp": [], "hidden": config["hide"], "network_isolated": False,
+                         "pid_namespace": False, "uid": "own", "limits": config["limits"]}
+    try:
+        setup["namespaces"] = _enter_namespaces(as_root)
+        protections["read_only_root"], protections["mounts_left_writable"] = _read_only_filesystem()
+        protections["private_tmp"] = _private_folders(config["limits"], config["hide"], config["keep"])
+        setup["work"] = WORK
+    except OSError as error:
+        protections["fallback"] = f"namespaces unavailable ({error}); rlimits, own session and a temp folder only"
+    protections["namespaces"] = setup["namespaces"]
+    protections["network_isolated"] = "network" in setup["namespaces"]
+    protections["pid_namespace"] = "pid" in setup["namespaces"]
+    if setup["work"] is None:
+        setup["work"] = config["fallback_work"]
+    if as_root:  # a uid of its own: no file of the host's users is writable, NPROC is per sandbox
+        setup["uid"] = 1_000_000 + os.getpid()
+        protections["uid"] = "private (unprivileged)"
+        os.chmod(setup["work"], 0o777)
+    with open(os.path.join(setup["work"], "program.py"), "wb") as handle:
+        handle.write(source)
+    setup["processes_before"] = 0 if setup["uid"] else len([p for p in os.listdir("/proc") if p.isdigit()])
+
+    started = time.monotonic()
+    child = os.fork()
+    if child == 0:
+        _program(config, setup)
+    timed_out = False
+    pidfd = os.pidfd_open(child)
+    if not select.select([pidfd], [], [], float(config["wall_seconds"]))[0]:
+        timed_out = True
+        os.kill(child, signal.SIGKILL)  # pid 1 of the namespace: takes every descendant with it
+    _, status = os.waitpid(child, 0)
+    if not protections["pid_namespace"]:  # no namespace to take them down: its process group at least
+        try:
+            os.killpg(child, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    elapsed = time.monotonic() - started
+    try:
+        with open(os.path.join(setup["work"], "stderr.txt"), "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 2000))
+            stderr = handle.read().decode("utf-8", "replace")
+    except OSError:
+        stderr = ""
+    print(json.dumps({
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "timed_out": timed_out, "seconds": round(elapsed, 4), "stderr_tail": stderr, "protections": protections,
+    }))
+
+
+if __name__ == "__main__":
+    main()

