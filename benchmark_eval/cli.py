@@ -60,6 +60,9 @@ def run(
     dtype: Optional[str] = typer.Option(None, help="auto, float32, bfloat16, float16 for local weights (env dtype)"),
     tp_size: Optional[str] = typer.Option(None, "--tp-size", "--tp", help="tensor parallel size for vLLM offline (env tp_size)"),
     max_seq_len: Optional[str] = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
+    max_retries: Optional[str] = typer.Option(None, help="retries per request after a transient failure (env max_retries)"),
+    request_timeout: Optional[str] = typer.Option(None, help="seconds per request (env request_timeout)"),
+    resume: Optional[str] = typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)"),
     demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
 ) -> None:
     """Evaluate with OpenCompass: a running vLLM server, vLLM offline, or local weights (or the embedded demo)."""
@@ -70,7 +73,15 @@ def run(
                  batch_size=batch_size, subjects=subjects, limit=limit, data_root=data_root,
                  tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir,
                  mode=mode, model_path=hf_path, hf_type=hf_type, device=device, num_devices=hf_num_gpus, dtype=dtype,
-                 tensor_parallel_size=tp_size, max_seq_len=max_seq_len)
+                 tensor_parallel_size=tp_size, max_seq_len=max_seq_len, retries=max_retries,
+                 request_timeout=request_timeout)
+    resume = resume if resume is not None else (os.environ.get("resume") or "").strip() or None
+    if resume is not None:
+        from .run.pipeline import resume_evaluation
+        from .run.resume import find_run_to_resume
+
+        _print_scores(resume_evaluation(find_run_to_resume(resume, os.environ, flags), console))
+        return
     targeted = any(v is not None for v in flags.values()) or any(var in os.environ for var in _TARGET_VARS)
     if demo or not targeted:
         from .demo.run import run_demo

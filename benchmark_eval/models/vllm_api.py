@@ -1,73 +1,78 @@
 """Both kinds of test over a running vLLM OpenAI-compatible server.
 
-Generation goes through OpenCompass's `OpenAISDK` (chat endpoint, bounded retries, a
-timeout). Log-likelihood scoring, which no OpenCompass API class offers, goes to
-`/v1/completions` with token-id prompts and `prompt_logprobs`: the server scores exactly
-the ids of the shared rule, up to `max_workers` requests in flight across the dataset.
+Generation posts to `/v1/chat/completions` (messages built by OpenCompass's own OpenAI
+class); log-likelihood scoring, which no OpenCompass API class offers, posts token-id
+prompts to `/v1/completions` with `prompt_logprobs`, so the server scores exactly the ids of
+the shared rule. Both go through `ApiClient`: `max_workers` requests in flight across the
+whole dataset, timeouts, retries with backoff, and the run's request cache.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
-import httpx
 from opencompass.models import OpenAISDK
 
+from .api_client import ApiClient, RequestFailed
 from .continuation import (ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs,
                            tokenize_request)
 from .progress import tick
 from .tokenizers import load_tokenizer
 
 
-class ScoringRequestFailed(RuntimeError):
-    pass
-
-
 class VLLMApi(OpenAISDK):
-    def _generate(self, input, max_out_len: int, temperature: float) -> str:  # type: ignore[no-untyped-def]
+    def __init__(self, *args: Any, cache_path: str | None = None, failures_path: str | None = None,
+                 backoff_s: float = 1.0, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.cache_path = Path(cache_path) if cache_path else None
+        self.failures_path = Path(failures_path) if failures_path else None
+        self.backoff_s = backoff_s
+
+    def _client(self) -> ApiClient:
+        return ApiClient(self.openai_api_base, self.keys[0], timeout=self.timeout, retries=int(self.retry),
+                         concurrency=int(self.max_workers), cache_path=self.cache_path,
+                         failures_path=self.failures_path, backoff_s=self.backoff_s)
+
+    def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
+        bodies = [self._chat_body(prompt, max_out_len) for prompt in inputs]
+        client = self._client()
         try:
-            return super()._generate(input, max_out_len, temperature)
+            answers = client.map(lambda body: self._post(client, "/chat/completions", body), bodies)
         finally:
-            tick()
+            client.close()
+        return [(a["choices"][0]["message"].get("content") or "") if a["choices"] else "" for a in answers]
+
+    def _chat_body(self, prompt: Any, max_out_len: int) -> dict[str, Any]:
+        messages, max_out_len = self._preprocess_messages(prompt, max_out_len, self.max_seq_len, self.mode,
+                                                          self.get_token_len)
+        return {"model": self.path, "max_tokens": max_out_len, "n": 1, "temperature": self.temperature,
+                "messages": self._messages_to_chat_completions(messages)}
+
+    @staticmethod
+    def _post(client: ApiClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = client.post(path, body)
+        tick()
+        return answer
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         tokenizer = load_tokenizer(self.tokenizer_path)
         tokenized = [tokenize_request(tokenizer, r) for r in requests]
-        base = self.openai_api_base.rstrip("/")
-        with httpx.Client(base_url=base, timeout=self.timeout,
-                          headers={"Authorization": f"Bearer {self.keys[0]}"}) as client:
-            with ThreadPoolExecutor(max_workers=max(1, int(self.max_workers))) as pool:
-                return list(pool.map(lambda r: self._score_one(client, r), tokenized))
+        client = self._client()
+        try:
+            return client.map(lambda r: self._score_one(client, r), tokenized)
+        finally:
+            client.close()
 
-    def _score_one(self, client: httpx.Client, request: TokenizedRequest) -> ContinuationScore:
-        body = {"model": self.path, "prompt": request.ids, "max_tokens": 1, "temperature": 0,
-                "prompt_logprobs": 0}
-        attempts = max(1, int(self.retry) + 1)
-        for attempt in range(attempts):
-            try:
-                response = client.post("/completions", json=body)
-                if response.status_code < 500:
-                    break
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-            except httpx.TransportError as error:  # refused, reset, timed out
-                problem = f"{type(error).__name__}: {error}"
-            if attempt + 1 < attempts:
-                time.sleep(min(2 ** attempt, 30))
-        else:
-            raise ScoringRequestFailed(f"scoring request failed after {attempts} attempts: {problem}")
-        if response.status_code != 200:
-            raise ScoringRequestFailed(f"scoring request rejected, HTTP {response.status_code}: {response.text[:300]}")
-        entries = response.json()["choices"][0]["prompt_logprobs"]
+    def _score_one(self, client: ApiClient, request: TokenizedRequest) -> ContinuationScore:
+        body = {"model": self.path, "prompt": request.ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
+        entries = self._post(client, "/completions", body)["choices"][0]["prompt_logprobs"]
         start = len(request.context_ids)
-        logprobs = [_logprob_of(entries[i], token) for i, token in enumerate(request.continuation_ids, start)]
-        tick()
-        return score_from_logprobs(logprobs)
+        return score_from_logprobs([_logprob_of(entries[i], token) for i, token in enumerate(request.continuation_ids, start)])
 
 
 def _logprob_of(entry: dict[str, Any] | None, token: int) -> float:
     if not entry or str(token) not in entry:
-        raise ScoringRequestFailed(f"the server returned no log-prob for prompt token {token}")
+        raise RequestFailed(f"the server returned no log-prob for prompt token {token}")
     return float(entry[str(token)]["logprob"])

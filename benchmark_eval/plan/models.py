@@ -10,6 +10,11 @@ from ..paths import vllm_python
 from ..run.server import vllm_device_env
 from ..settings import RunSettings
 
+WHOLE_DATASET = 1_000_000
+#: Where a run keeps its answered requests (resume re-uses them) and the requests that failed.
+REQUEST_CACHE = "cache/requests.sqlite"
+FAILED_REQUESTS = "logs/failed_requests.jsonl"
+
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
 API_META_TEMPLATE = {
     "round": [
@@ -19,7 +24,7 @@ API_META_TEMPLATE = {
 }
 
 
-def api_model(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
+def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dict[str, Any]:
     return {
         "type": "benchmark_eval.models.vllm_api.VLLMApi",
         "abbr": settings.model_abbr,
@@ -30,12 +35,15 @@ def api_model(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
         "temperature": settings.temperature,
         "max_out_len": settings.max_out_len,
         "max_seq_len": settings.max_seq_len,
-        "batch_size": settings.batch_size,
+        # OpenCompass hands the model `batch_size` prompts per call and waits for the slowest;
+        # one call per dataset instead, with the user's batch_size as requests in flight.
+        "batch_size": WHOLE_DATASET,
         "max_workers": settings.batch_size,
-        # Concurrency is bounded by batch_size; the stock 1 query/s throttle would dominate.
-        "query_per_second": 1000,
-        "retry": 3,
+        "query_per_second": 1000,  # no throttle: concurrency is the bound
+        "retry": settings.retries,
         "timeout": settings.request_timeout,
+        "cache_path": str(run_dir / REQUEST_CACHE),
+        "failures_path": str(run_dir / FAILED_REQUESTS),
         "meta_template": API_META_TEMPLATE,
     }
 
@@ -79,9 +87,9 @@ def offline_model(settings: RunSettings) -> dict[str, Any]:
     }
 
 
-def model_config(settings: RunSettings, tokenizer_path: Path) -> dict[str, Any]:
+def model_config(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dict[str, Any]:
     if settings.mode == "hf":
         return hf_model(settings)
     if settings.mode == "vllm_offline":
         return offline_model(settings)
-    return api_model(settings, tokenizer_path)
+    return api_model(settings, tokenizer_path, run_dir)

@@ -1,7 +1,13 @@
-"""One evaluation run: preflight -> plan -> OpenCompass -> run.json + samples.jsonl."""
+"""One evaluation run: preflight -> plan -> OpenCompass -> run.json + samples.jsonl.
+
+A run that stopped (server gone, retries exhausted, Ctrl-C) is resumed in its own folder:
+OpenCompass re-uses the datasets it finished and the request cache answers every request
+that was already answered, so only what is missing is sent again.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -13,19 +19,54 @@ from .. import __version__
 from ..errors import EvaluationFailed, UserError
 from ..models.devices import device_env
 from ..plan import build_config, expected_requests, model_config, plan_datasets, prepare_dataset, runs_code, write_config
+from ..plan.models import FAILED_REQUESTS
 from ..results import SAMPLES, DatasetOutcome, build_samples, read_outcomes, write_jsonl_atomic, write_manifest
-from ..results.manifest import config_sha256, host_description, now_iso, package_versions
+from ..results.manifest import MANIFEST, config_sha256, host_description, now_iso, package_versions
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
-from .opencompass_runner import run_opencompass
+from ..settings.run_settings import parse_settings
 from .local_model import check_local_model, device_description, model_description
-from .preflight import check_data, check_server, resolve_tokenizer
+from .opencompass_runner import run_opencompass
+from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
+
+PLAN_CONFIG = "configs/benchmark_eval_plan.py"
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
     outcomes: list[DatasetOutcome]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What the checks and the plan produced, before anything long starts."""
+
+    target: dict[str, Any]
+    tokenizer: Path
+    device_label: str
+    datasets: list[dict[str, Any]]
+    planned: list[Any]
+    data: dict[str, DataInfo]
+
+
+def _prepare(settings: RunSettings) -> _Prepared:
+    planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
+    if settings.is_local:
+        tokenizer = check_local_model(settings)
+        compute = device_description(settings)
+        target = {"local": {**model_description(tokenizer), **compute, "hf_type": settings.hf_type,
+                            "tensor_parallel_size": settings.tensor_parallel_size}}
+        device_label = f"{compute['device']}: {compute['name']}"
+    else:
+        server = check_server(settings)
+        tokenizer = resolve_tokenizer(settings, server)
+        target = {"server": {"url": server.url, "models": server.models, "root": server.root,
+                             "max_model_len": server.max_model_len, "vllm_version": server.version}}
+        device_label = settings.device or "unknown (served remotely)"
+    data = check_data(planned, settings.data_root.resolve())
+    datasets = [prepare_dataset(p, settings) for p in planned]
+    return _Prepared(target, tokenizer, device_label, datasets, planned, data)
 
 
 def _new_run_dir(settings: RunSettings) -> Path:
@@ -43,58 +84,78 @@ def _new_run_dir(settings: RunSettings) -> Path:
 def run_evaluation(settings: RunSettings, console: Console | None = None) -> RunResult:
     """Run the evaluation; raise `EvaluationFailed` (after recording why) if any dataset has no score."""
     console = console or Console(stderr=True)
-    planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
-    target: dict[str, Any]
-    if settings.is_local:
-        tokenizer = check_local_model(settings)
-        compute = device_description(settings)
-        target = {"local": {**model_description(tokenizer), **compute, "hf_type": settings.hf_type,
-                            "tensor_parallel_size": settings.tensor_parallel_size}}
-        device_label = f"{compute['device']}: {compute['name']}"
-    else:
-        server = check_server(settings)
-        tokenizer = resolve_tokenizer(settings, server)
-        target = {"server": {"url": server.url, "models": server.models, "root": server.root,
-                             "max_model_len": server.max_model_len, "vllm_version": server.version}}
-        device_label = settings.device or "unknown (served remotely)"
-    data_root = settings.data_root.resolve()
-    data = check_data(planned, data_root)
-
+    prep = _prepare(settings)
     run_dir = _new_run_dir(settings)
-    datasets = [prepare_dataset(p, settings) for p in planned]
     manifest: dict[str, Any] = {
         "schema": 1,
         "tool": {"name": "benchmark-eval", "version": __version__},
         "status": "running",
         "started_at": now_iso(),
         "mode": settings.mode,
-        "model": {"name": settings.model_name, "abbr": settings.model_abbr, "tokenizer_path": str(tokenizer)},
-        **target,
+        "model": {"name": settings.model_name, "abbr": settings.model_abbr, "tokenizer_path": str(prep.tokenizer)},
+        **prep.target,
         "generation": {"max_out_len": settings.max_out_len, "temperature": settings.temperature,
                        "max_seq_len": settings.max_seq_len, "batch_size": settings.batch_size},
         "slice": {"subjects": list(settings.subjects or []), "limit": settings.limit},
-        "data_root": str(data_root),
+        "data_root": str(settings.data_root.resolve()),
         "datasets": {
-            cfg["abbr"]: {"config": p.config_name, "subject": p.subject, "path": data[p.abbr].path,
-                          "files": data[p.abbr].files, "samples": data[p.abbr].rows,
+            cfg["abbr"]: {"config": p.config_name, "subject": p.subject, "path": prep.data[p.abbr].path,
+                          "files": prep.data[p.abbr].files, "samples": prep.data[p.abbr].rows,
                           "prompt_config_sha256": config_sha256(cfg)}
-            for p, cfg in zip(planned, datasets)
+            for p, cfg in zip(prep.planned, prep.datasets)
         },
-        "environment": {"host": host_description(), "device": device_label,
-                        "packages": package_versions()},
+        "environment": {"host": host_description(), "device": prep.device_label, "packages": package_versions()},
         "settings": settings.model_dump(mode="json"),
     }
-    if any(runs_code(cfg) for cfg in datasets):
+    if any(runs_code(cfg) for cfg in prep.datasets):
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest["sandbox"] = sandbox_protections()
     write_manifest(run_dir, manifest)
+    write_config(build_config(prep.datasets, model_config(settings, prep.tokenizer, run_dir)), run_dir / PLAN_CONFIG)
+    return _execute(settings, prep, run_dir, manifest, console)
 
-    config_path = write_config(build_config(datasets, model_config(settings, tokenizer)), run_dir / "configs" / "benchmark_eval_plan.py")
-    console.print(f"[bold]benchmark-eval[/] {len(datasets)} dataset(s), {sum(d.rows for d in data.values())} samples -> {run_dir}", soft_wrap=True)
-    requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in datasets)
-    code = run_opencompass(config_path, run_dir, data_root, settings.model_abbr, requests, len(datasets), console,
-                           extra_env=device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {})
-    outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in datasets])
+
+def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResult:
+    """Finish a run that stopped, in its own folder, re-using every answered request."""
+    console = console or Console(stderr=True)
+    run_dir = run_dir.resolve()
+    try:
+        manifest = json.loads((run_dir / MANIFEST).read_text())
+        recorded = manifest["settings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise UserError(f"{run_dir} is not a run folder of benchmark-eval (no readable {MANIFEST}); "
+                        "give the folder a run printed, e.g. results/<model>/<type>/<stamp>") from None
+    if manifest.get("status") == "ok":
+        raise UserError(f"{run_dir} finished already (status ok); there is nothing to resume")
+    if not (run_dir / PLAN_CONFIG).is_file():
+        raise UserError(f"{run_dir} has no {PLAN_CONFIG}; it stopped before its plan was written, start a new run")
+    settings = parse_settings(RunSettings, recorded)
+    prep = _prepare(settings)  # the server (or the weights) and the data must be there again
+    changed = [cfg["abbr"] for cfg in prep.datasets
+               if manifest["datasets"].get(cfg["abbr"], {}).get("prompt_config_sha256") != config_sha256(cfg)]
+    if changed or len(prep.datasets) != len(manifest["datasets"]):
+        raise UserError(f"the dataset configs changed since {run_dir} started ({', '.join(changed) or 'dataset list'}); "
+                        "resuming would mix two plans, start a new run")
+    manifest.setdefault("resumed_at", []).append(now_iso())
+    manifest["status"] = "running"
+    manifest.pop("failures", None)
+    write_manifest(run_dir, manifest)
+    for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest["datasets"])):
+        stale = run_dir / "results" / settings.model_abbr / f"{outcome.abbr}.json"
+        if not outcome.ok and stale.exists():
+            stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
+    return _execute(settings, prep, run_dir, manifest, console)
+
+
+def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: dict[str, Any], console: Console) -> RunResult:
+    (run_dir / FAILED_REQUESTS).unlink(missing_ok=True)
+    console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
+                  f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir}", soft_wrap=True)
+    requests = sum(expected_requests(cfg, prep.data[cfg["abbr"]].rows) for cfg in prep.datasets)
+    extra_env = device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {}
+    code = run_opencompass(run_dir / PLAN_CONFIG, run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
+                           len(prep.datasets), console, extra_env=extra_env)
+    outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
     failed = [o for o in outcomes if not o.ok]
     manifest["finished_at"] = now_iso()
     manifest["opencompass_exit_code"] = code
@@ -103,12 +164,20 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     if failed or code != 0:
         manifest["status"] = "failed"
         manifest["failures"] = [{"dataset": o.abbr, "error": o.error, "log": o.log} for o in failed]
+        requests_failed = _failed_requests(run_dir)
+        if requests_failed:
+            manifest["failed_requests"] = requests_failed
         write_manifest(run_dir, manifest)
         lines = "\n".join(f"  {o.abbr}: {o.error}; read {o.log}" for o in failed)
         if not failed:
             lines = f"  OpenCompass exited with code {code}; read {run_dir / 'logs' / 'opencompass.log'}"
+        if requests_failed:
+            first = requests_failed[0]
+            lines += (f"\n  {len(requests_failed)} request(s) failed for good, e.g. {first['path']}: {first['reason']}"
+                      f" (all in {run_dir / FAILED_REQUESTS})")
         raise EvaluationFailed(
-            f"{len(failed)} of {len(outcomes)} dataset(s) failed; no scores were recorded for them (run folder {run_dir})",
+            f"{len(failed)} of {len(outcomes)} dataset(s) failed; no scores were recorded for them (run folder {run_dir}); "
+            f"when the cause is fixed, finish it with: benchmark-eval run --resume {run_dir} (or resume={run_dir} bash opencompass.sh)",
             details=lines,
         )
     samples = [line for o in outcomes for line in build_samples(run_dir, settings.model_abbr, o.abbr)]
@@ -117,3 +186,15 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     manifest["samples"] = len(samples)
     write_manifest(run_dir, manifest)
     return RunResult(run_dir, outcomes)
+
+
+def _failed_requests(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / FAILED_REQUESTS
+    if not path.exists():
+        return []
+    unique: dict[str, dict[str, Any]] = {}
+    for line in path.read_text().splitlines():
+        if line.strip():
+            record = json.loads(line)
+            unique.setdefault(record["key"], record)
+    return list(unique.values())

@@ -33,6 +33,7 @@ ENV_VARS: dict[str, str] = {
     "temperature": "temperature",
     "results_dir": "results_root",
     "request_timeout": "request_timeout",
+    "max_retries": "retries",
     "max_seq_len": "max_seq_len",
     "hf_path": "model_path",
     "model_path": "model_path",
@@ -71,6 +72,7 @@ _HINTS: dict[str, str] = {
     "limit": "set limit to a positive whole number of samples per dataset, or leave it unset",
     "temperature": "set temperature to a number >= 0 (0 = greedy, comparable across devices)",
     "request_timeout": "set request_timeout to a positive number of seconds",
+    "retries": "set max_retries to a whole number >= 0 (retries per request after a transient failure)",
     "max_seq_len": "set max_seq_len to a positive whole number of tokens",
     "benchmark_type": "use letters, digits, '.', '_' or '-' only, e.g. benchmark_type=accuracy",
 }
@@ -100,6 +102,7 @@ class RunSettings(BaseModel):
     temperature: float = Field(0.0, ge=0)
     results_root: Path = Field(default_factory=default_results_root)
     request_timeout: float = Field(600.0, gt=0)
+    retries: int = Field(3, ge=0)  # per request, after a refused/reset connection, a timeout or a 5xx
     # Local weights (hf) and vLLM offline:
     model_path: Path | None = None
     hf_type: Literal["base", "chat"] = "chat"

@@ -1,0 +1,124 @@
+"""Requests to the server: bounded concurrency, timeouts, retries with backoff, a request cache.
+
+Every request is keyed by its exact content (path + JSON body). An answered request is
+stored in the run's cache (SQLite, shared by OpenCompass's task processes), so a resumed
+run, or a second identical request, is answered from the cache and never sent again.
+Transient faults (refused or reset connections, timeouts, HTTP 5xx and 429) are retried with
+exponential backoff; a request that still fails is logged to `failures_path` and raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from ..fileio import append_jsonl
+
+T = TypeVar("T")
+R = TypeVar("R")
+_RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class RequestFailed(RuntimeError):
+    """A request failed for good (retries exhausted, or the server rejected it)."""
+
+
+def request_key(path: str, body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps({"path": path, "body": body}, sort_keys=True).encode()).hexdigest()
+
+
+class RequestCache:
+    """Answered requests by key; safe across threads and processes (SQLite WAL)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT body FROM answers WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, answer: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)", (key, json.dumps(answer)))
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class ApiClient:
+    def __init__(self, base_url: str, api_key: str, timeout: float, retries: int, concurrency: int,
+                 cache_path: Path | None = None, failures_path: Path | None = None, backoff_s: float = 1.0) -> None:
+        self.retries = retries
+        self.concurrency = max(1, concurrency)
+        self.backoff_s = backoff_s
+        self.cache = RequestCache(cache_path) if cache_path else None
+        self.failures_path = failures_path
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, limits=limits,
+                                  headers={"Authorization": f"Bearer {api_key}"})
+        self.sent = 0  # requests that reached the network (cache misses x attempts)
+
+    def close(self) -> None:
+        self._http.close()
+        if self.cache:
+            self.cache.close()
+
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer to one request: from the cache, or from the server (with retries)."""
+        key = request_key(path, body)
+        if self.cache and (cached := self.cache.get(key)) is not None:
+            return cached
+        attempts = self.retries + 1
+        problem = ""
+        for attempt in range(attempts):
+            if attempt:
+                time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
+            try:
+                self.sent += 1
+                response = self._http.post(path, json=body)
+            except httpx.TransportError as error:  # refused, reset, timed out
+                problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+                continue
+            if response.status_code in _RETRYABLE_STATUS:
+                problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code != 200:  # the request itself is wrong: retrying cannot help
+                self._fail(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
+            answer = response.json()
+            if self.cache:
+                self.cache.put(key, answer)
+            return answer
+        self._fail(key, path, f"failed after {attempts} attempt(s): {problem}")
+        raise AssertionError("unreachable")
+
+    def _fail(self, key: str, path: str, reason: str) -> None:
+        if self.failures_path:
+            append_jsonl(self.failures_path, {"key": key, "path": path, "reason": reason})
+        raise RequestFailed(f"request {key[:12]} to {path} {reason}")
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
+        """fn over all items with at most `concurrency` in flight; on a failure, start no more."""
+        items = list(items)
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = next((f for f in done if f.exception() is not None), None)
+            if failed is not None:
+                for future in futures:
+                    future.cancel()  # those not started; those in flight finish (and fill the cache)
+                raise failed.exception()  # type: ignore[misc]
+            return [f.result() for f in futures]

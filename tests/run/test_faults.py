@@ -1,0 +1,105 @@
+"""Faults between OpenCompass and the REAL vLLM server, injected by a proxy of ours.
+
+(a) 10% of requests fail their first attempt (HTTP 500 or delayed past the timeout): the
+    final samples.jsonl equals a clean run's.
+(b)+(c) the server is killed mid-run and does not come back: the run stops with exit 1, a
+    message naming the failed requests and how to resume, and no scores; the server is
+    restarted, the run resumed: samples.jsonl equals the clean run's, and no request
+    answered before the kill reached the server again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from benchmark_eval.demo.model import SERVED_NAME
+from benchmark_eval.paths import demo_model_dir
+from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.settings import ServerSettings
+
+from ..conftest import run_cli
+from ..fault_proxy import EveryTenthFirstAttempt, FaultProxy
+
+SLICE = {"eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "abstract_algebra,anatomy", "limit": "3",
+         "max_out_len": "24", "batch_size": "4"}
+
+
+def _env(port: int, data_root: Path, results: Path, **extra: str) -> dict[str, str]:
+    return {"service_port": str(port), "model_name": SERVED_NAME, "COMPASS_DATA_CACHE": str(data_root),
+            "results_dir": str(results), **SLICE, **extra}
+
+
+def _run_dir(done) -> Path:  # type: ignore[no-untyped-def]
+    assert done.returncode == 0, done.stderr[-3000:]
+    return Path(done.stdout.strip().splitlines()[-1].removeprefix("results: "))
+
+
+@pytest.fixture(scope="module")
+def clean_samples(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    port = int(vllm_server.base_url.rsplit(":", 1)[1])
+    done = run_cli(["run"], _env(port, data_root, tmp_path_factory.mktemp("clean")), timeout=900)
+    return (_run_dir(done) / "samples.jsonl").read_bytes()
+
+
+def test_transient_faults_change_nothing(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, clean_samples: bytes) -> None:
+    with FaultProxy(vllm_server.base_url, EveryTenthFirstAttempt(), delay_s=12) as proxy:
+        done = run_cli(["run"], _env(proxy.port, data_root, tmp_path, request_timeout="8"), timeout=900)
+    run_dir = _run_dir(done)
+    assert proxy.faults["500"] >= 1 and proxy.faults["delay"] >= 1, proxy.faults
+    total = len(proxy.attempts)
+    assert sum(proxy.faults.values()) >= total // 10, (proxy.faults, total)
+    assert (run_dir / "samples.jsonl").read_bytes() == clean_samples
+    # Each request retried at most once (its injected fault), and every one answered once.
+    assert max(proxy.attempts.values()) == 2 and set(proxy.answered.values()) == {1}
+
+
+def _server(port: int, state: Path) -> tuple[ServerSettings, ServerHandle]:
+    settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=port, dtype="float32",
+                              state_dir=state)
+    return settings, start_server(settings)
+
+
+def test_server_killed_then_resume_sends_only_what_is_missing(data_root: Path, tmp_path: Path, clean_samples: bytes) -> None:
+    port = free_port()
+    settings, handle = _server(port, tmp_path / "server")
+    try:
+        with FaultProxy(handle.base_url) as proxy:
+            def kill_after(answered: int) -> None:
+                if answered == 7:  # mid-run: inside the first dataset
+                    os.killpg(handle.pid, signal.SIGKILL)
+
+            proxy.after_answer = kill_after
+            env = _env(proxy.port, data_root, tmp_path / "results", request_timeout="20", max_retries="2")
+            failed = run_cli(["run"], env, timeout=900)
+            # (c) the server never came back: non-zero, clear, and no scores anywhere.
+            assert failed.returncode == 1, failed.stderr[-3000:]
+            assert "Traceback" not in failed.stderr
+            assert "failed for good" in failed.stderr and "--resume" in failed.stderr
+            assert "scores" not in failed.stdout
+            (run_dir,) = (tmp_path / "results").glob("*/*/*")
+            run = json.loads((run_dir / "run.json").read_text())
+            assert run["status"] == "failed" and run["failed_requests"]
+            unfinished = {f["dataset"] for f in run["failures"]}
+            assert unfinished and all(run["datasets"][abbr]["metrics"] == {} for abbr in unfinished)
+            assert not (run_dir / "samples.jsonl").exists()
+            answered_before = Counter(proxy.answered)
+            attempts_before = Counter(proxy.attempts)
+            assert sum(answered_before.values()) >= 7
+
+            stop_server(port, settings.state_dir)  # reap the killed server's record
+            settings, handle = _server(port, tmp_path / "server")
+            resumed = run_cli(["run", "--resume", str(run_dir)], {}, timeout=900)
+            assert _run_dir(resumed) == run_dir
+            assert (run_dir / "samples.jsonl").read_bytes() == clean_samples
+            sent_again = [k for k in answered_before if proxy.attempts[k] > attempts_before[k]]
+            assert sent_again == [], f"{len(sent_again)} finished request(s) were sent again"
+            assert sum(proxy.attempts.values()) > sum(attempts_before.values())  # the missing ones were sent
+            assert json.loads((run_dir / "run.json").read_text())["status"] == "ok"
+    finally:
+        stop_server(port, settings.state_dir)
