@@ -24,6 +24,22 @@ def _env(server: ServerHandle, data_root: Path, **extra: str) -> dict[str, str]:
     ({"model_name": "gpt-9"}, ["not 'gpt-9'", "set model_name"]),
     ({"model_name": ""}, ["model_name"]),
     ({"host": "no-such-host.invalid"}, ["no-such-host.invalid"]),
+    ({"max_out_len": "-5"}, ["max_out_len='-5'", "positive whole number"]),
+    ({"batch_size": "1.5"}, ["batch_size='1.5'"]),
+    ({"limit": "0"}, ["limit='0'"]),
+    ({"limit": "ten"}, ["limit='ten'"]),
+    ({"service_port": "http"}, ["service_port='http'", "1-65535"]),
+    ({"service_port": "70000"}, ["service_port='70000'"]),
+    ({"host": "http://localhost:8000"}, ["is not a host name", "service_port"]),
+    ({"temperature": "-1"}, ["temperature='-1'"]),
+    ({"request_timeout": "0"}, ["request_timeout='0'"]),
+    ({"max_retries": "-1"}, ["max_retries='-1'"]),
+    ({"max_retries": "many"}, ["max_retries='many'"]),
+    ({"max_seq_len": "0"}, ["max_seq_len='0'"]),
+    ({"benchmark_type": "a/b"}, ["benchmark_type='a/b'", "folder name"]),
+    ({"vllm_path": "tgi"}, ["vllm_path='tgi'", "vllm_path=vllm"]),
+    ({"eval_datasets": " "}, ["eval_datasets is not set"]),
+    ({"subjects": "no_such_subject"}, ["no_such_subject"]),
 ])
 def test_bad_settings(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, extra: dict[str, str], fragments: list[str]) -> None:
     done = run_cli(["run"], _env(vllm_server, data_root, results_dir=str(tmp_path), **extra), timeout=120)
@@ -63,3 +79,57 @@ def test_bad_local_weights(data_root: Path, tmp_path: Path, extra: dict[str, str
                              "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), **values}, timeout=120)
     assert_one_line_error(done, 2, *fragments)
     assert not results.exists(), "nothing may be written for refused input"
+
+
+def _copy_anatomy(root: Path, data_root: Path) -> tuple[Path, Path]:
+    for split in ("dev", "test"):
+        (root / "data" / "mmlu" / split).mkdir(parents=True)
+        name = f"anatomy_{split}.csv"
+        (root / "data" / "mmlu" / split / name).write_bytes((data_root / "data" / "mmlu" / split / name).read_bytes())
+    return root / "data" / "mmlu" / "dev" / "anatomy_dev.csv", root / "data" / "mmlu" / "test" / "anatomy_test.csv"
+
+
+@pytest.mark.parametrize(("breakage", "fragments"), [
+    ("empty_file", ["anatomy_test.csv", "empty"]),
+    ("bad_encoding", ["anatomy_test.csv", "UTF-8"]),
+    ("wrong_columns", ["anatomy_dev.csv"]),
+    ("missing_file", ["anatomy_dev.csv is missing"]),
+])
+def test_bad_data_files(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, breakage: str, fragments: list[str]) -> None:
+    dev, test = _copy_anatomy(tmp_path / "root", data_root)
+    if breakage == "empty_file":
+        test.write_bytes(b"")
+    elif breakage == "bad_encoding":
+        test.write_bytes(test.read_bytes()[:200] + "caf\xe9".encode("latin-1") + b"\n")
+    elif breakage == "wrong_columns":
+        dev.write_text("question\nwhat?\n")
+    elif breakage == "missing_file":
+        dev.unlink()
+    done = run_cli(["run"], _env(vllm_server, tmp_path / "root", results_dir=str(tmp_path / "r")), timeout=120)
+    assert_one_line_error(done, 2, *fragments)
+    assert not (tmp_path / "r").exists(), "nothing may be written for refused input"
+
+
+@pytest.mark.parametrize(("case", "fragments"), [
+    ("no_such_folder", ["no such run folder"]),
+    ("not_a_run", ["is not a run folder", "run.json"]),
+    ("corrupt_manifest", ["is not a run folder"]),
+    ("finished_run", ["finished already", "nothing to resume"]),
+    ("latest_when_none_unfinished", ["no unfinished run"]),
+])
+def test_bad_resume_targets(tmp_path: Path, case: str, fragments: list[str]) -> None:
+    run_dir = tmp_path / "results" / "m" / "accuracy" / "20260101_000000"
+    run_dir.mkdir(parents=True)
+    target = str(run_dir)
+    if case == "no_such_folder":
+        target = str(tmp_path / "nowhere")
+    elif case == "corrupt_manifest":
+        (run_dir / "run.json").write_text("{not json")
+    elif case in ("finished_run", "latest_when_none_unfinished"):
+        (run_dir / "run.json").write_text('{"status": "ok", "settings": {}}')
+    env = {"resume": "1" if case == "latest_when_none_unfinished" else target, "model_name": "m",
+           "eval_datasets": "mmlu_gen", "results_dir": str(tmp_path / "results")}
+    before = sorted(p.name for p in run_dir.iterdir())
+    done = run_cli(["run"], env, timeout=120)
+    assert_one_line_error(done, 2, *fragments)
+    assert sorted(p.name for p in run_dir.iterdir()) == before, "a refused resume must not touch the run folder"
