@@ -1,10 +1,12 @@
 """Requests to the server: bounded concurrency, timeouts, retries with backoff, a request cache.
 
 Every request is keyed by its exact content (path + JSON body). An answered request is
-stored in the run's cache (SQLite, shared by OpenCompass's task processes), so a resumed
-run, or a second identical request, is answered from the cache and never sent again.
-Transient faults (refused or reset connections, timeouts, HTTP 5xx and 429) are retried with
-exponential backoff; a request that still fails is logged to `failures_path` and raises.
+stored, with the request itself, in the run's cache (SQLite, safe across processes), so a
+resumed run, or a second identical request, is answered from the cache and never sent
+again; identical requests in flight at once share one answer. Transient faults (refused or
+reset connections, timeouts, HTTP 5xx and 429) are retried with exponential backoff; a
+request that still fails is logged to `<log_dir>/failed_requests.jsonl` and raises. Each
+`map` call logs its timing to `<log_dir>/request_batches.jsonl` (the benchmarks read it).
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ from typing import Any, TypeVar
 import httpx
 
 from ..fileio import append_jsonl
+
+FAILED_REQUESTS = "failed_requests.jsonl"
+REQUEST_BATCHES = "request_batches.jsonl"
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -43,7 +48,7 @@ class RequestCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL, request TEXT)")
         self._lock = threading.Lock()
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -51,9 +56,9 @@ class RequestCache:
             row = self._db.execute("SELECT body FROM answers WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def put(self, key: str, answer: dict[str, Any]) -> None:
+    def put(self, key: str, answer: dict[str, Any], request: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?)", (key, json.dumps(answer)))
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, json.dumps(answer), json.dumps(request)))
 
     def close(self) -> None:
         self._db.close()
@@ -61,12 +66,14 @@ class RequestCache:
 
 class ApiClient:
     def __init__(self, base_url: str, api_key: str, timeout: float, retries: int, concurrency: int,
-                 cache_path: Path | None = None, failures_path: Path | None = None, backoff_s: float = 1.0) -> None:
+                 cache_path: Path | None = None, log_dir: Path | None = None, backoff_s: float = 1.0) -> None:
         self.retries = retries
         self.concurrency = max(1, concurrency)
         self.backoff_s = backoff_s
         self.cache = RequestCache(cache_path) if cache_path else None
-        self.failures_path = failures_path
+        self.log_dir = log_dir
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future[dict[str, Any]]] = {}
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, limits=limits,
                                   headers={"Authorization": f"Bearer {api_key}"})
@@ -82,13 +89,33 @@ class ApiClient:
         key = request_key(path, body)
         if self.cache and (cached := self.cache.get(key)) is not None:
             return cached
+        with self._lock:
+            twin = self._in_flight.get(key)
+            if twin is None:
+                mine: Future[dict[str, Any]] = Future()
+                self._in_flight[key] = mine
+        if twin is not None:  # the same request is on its way: share its answer
+            return twin.result()
+        try:
+            answer = self._send(key, path, body)
+        except BaseException as error:
+            mine.set_exception(error)
+            raise
+        finally:
+            with self._lock:
+                del self._in_flight[key]
+        mine.set_result(answer)
+        return answer
+
+    def _send(self, key: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         attempts = self.retries + 1
         problem = ""
         for attempt in range(attempts):
             if attempt:
                 time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
             try:
-                self.sent += 1
+                with self._lock:
+                    self.sent += 1
                 response = self._http.post(path, json=body)
             except httpx.TransportError as error:  # refused, reset, timed out
                 problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
@@ -100,19 +127,20 @@ class ApiClient:
                 self._fail(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
             answer = response.json()
             if self.cache:
-                self.cache.put(key, answer)
+                self.cache.put(key, answer, {"path": path, "body": body})
             return answer
         self._fail(key, path, f"failed after {attempts} attempt(s): {problem}")
         raise AssertionError("unreachable")
 
     def _fail(self, key: str, path: str, reason: str) -> None:
-        if self.failures_path:
-            append_jsonl(self.failures_path, {"key": key, "path": path, "reason": reason})
+        if self.log_dir:
+            append_jsonl(self.log_dir / FAILED_REQUESTS, {"key": key, "path": path, "reason": reason})
         raise RequestFailed(f"request {key[:12]} to {path} {reason}")
 
     def map(self, fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
         """fn over all items with at most `concurrency` in flight; on a failure, start no more."""
         items = list(items)
+        started, sent_before = time.time(), self.sent
         with ThreadPoolExecutor(self.concurrency) as pool:
             futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
@@ -121,4 +149,8 @@ class ApiClient:
                 for future in futures:
                     future.cancel()  # those not started; those in flight finish (and fill the cache)
                 raise failed.exception()  # type: ignore[misc]
-            return [f.result() for f in futures]
+            results = [f.result() for f in futures]
+        if self.log_dir:
+            append_jsonl(self.log_dir / REQUEST_BATCHES, {"items": len(items), "sent": self.sent - sent_before,
+                                                          "concurrency": self.concurrency, "start": started, "end": time.time()})
+        return results

@@ -23,17 +23,17 @@ from .tokenizers import load_tokenizer
 
 
 class VLLMApi(OpenAISDK):
-    def __init__(self, *args: Any, cache_path: str | None = None, failures_path: str | None = None,
+    def __init__(self, *args: Any, cache_path: str | None = None, log_dir: str | None = None,
                  backoff_s: float = 1.0, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.cache_path = Path(cache_path) if cache_path else None
-        self.failures_path = Path(failures_path) if failures_path else None
+        self.log_dir = Path(log_dir) if log_dir else None
         self.backoff_s = backoff_s
 
     def _client(self) -> ApiClient:
         return ApiClient(self.openai_api_base, self.keys[0], timeout=self.timeout, retries=int(self.retry),
                          concurrency=int(self.max_workers), cache_path=self.cache_path,
-                         failures_path=self.failures_path, backoff_s=self.backoff_s)
+                         log_dir=self.log_dir, backoff_s=self.backoff_s)
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
         bodies = [self._chat_body(prompt, max_out_len) for prompt in inputs]

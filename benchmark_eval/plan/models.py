@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..models import api_client
 from ..models.devices import runner_gpus
 from ..paths import vllm_python
 from ..run.server import vllm_device_env
@@ -13,7 +14,9 @@ from ..settings import RunSettings
 WHOLE_DATASET = 1_000_000
 #: Where a run keeps its answered requests (resume re-uses them) and the requests that failed.
 REQUEST_CACHE = "cache/requests.sqlite"
-FAILED_REQUESTS = "logs/failed_requests.jsonl"
+REQUEST_LOGS = "logs"
+FAILED_REQUESTS = f"{REQUEST_LOGS}/{api_client.FAILED_REQUESTS}"
+REQUEST_BATCHES = f"{REQUEST_LOGS}/{api_client.REQUEST_BATCHES}"
 
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
 API_META_TEMPLATE = {
@@ -43,7 +46,7 @@ def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dic
         "retry": settings.retries,
         "timeout": settings.request_timeout,
         "cache_path": str(run_dir / REQUEST_CACHE),
-        "failures_path": str(run_dir / FAILED_REQUESTS),
+        "log_dir": str(run_dir / REQUEST_LOGS),
         "meta_template": API_META_TEMPLATE,
     }
 

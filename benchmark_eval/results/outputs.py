@@ -71,6 +71,8 @@ def read_outcomes(run_dir: Path, model_abbr: str, abbrs: list[str]) -> list[Data
                 if missing or not values:
                     outcome.error = f"no score in the summary for {', '.join(missing) or 'any metric'}"
                     outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+        if outcome.log and not Path(outcome.log).exists():
+            outcome.log = str(run_dir / "logs" / "opencompass.log")  # the task ran inside OpenCompass's process
         outcomes.append(outcome)
     return outcomes
 

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..models.progress import PROGRESS_ENV, read_count
 
-_LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
+LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
 
 def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -41,7 +41,7 @@ def run_opencompass(
     progress_file = run_dir / "logs" / "requests.progress"
     progress_file.write_bytes(b"")
     results_dir = run_dir / "results" / model_abbr
-    cmd = [sys.executable, "-c", _LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
+    cmd = [sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
     with tempfile.TemporaryDirectory(prefix="benchmark-eval-oc-") as scratch, open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

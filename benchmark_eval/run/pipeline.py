@@ -111,7 +111,8 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest["sandbox"] = sandbox_protections()
     write_manifest(run_dir, manifest)
-    write_config(build_config(prep.datasets, model_config(settings, prep.tokenizer, run_dir)), run_dir / PLAN_CONFIG)
+    write_config(build_config(prep.datasets, model_config(settings, prep.tokenizer, run_dir), in_process=not settings.is_local),
+                 run_dir / PLAN_CONFIG)
     return _execute(settings, prep, run_dir, manifest, console)
 
 

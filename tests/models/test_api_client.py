@@ -1,0 +1,56 @@
+"""The request client against the real server: identical requests go out once; the cache answers."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from benchmark_eval.models.api_client import ApiClient, RequestFailed
+from benchmark_eval.run.server import ServerHandle, free_port
+
+
+def _body(server: ServerHandle, text: str) -> dict:
+    return {"model": server.served_model_name, "messages": [{"role": "user", "content": text}], "max_tokens": 8,
+            "temperature": 0}
+
+
+def test_identical_requests_are_sent_once_and_cached(vllm_server: ServerHandle, tmp_path: Path) -> None:
+    cache = tmp_path / "requests.sqlite"
+    bodies = [_body(vllm_server, "Name a colour."), _body(vllm_server, "Name a fruit.")] * 4
+    client = ApiClient(vllm_server.base_url + "/v1", "EMPTY", timeout=120, retries=0, concurrency=8, cache_path=cache,
+                       log_dir=tmp_path)
+    answers = client.map(lambda b: client.post("/chat/completions", b), bodies)
+    client.close()
+    assert client.sent == 2
+    assert answers[0] == answers[2] == answers[4] and answers[1] == answers[3]
+    (batch,) = [json.loads(line) for line in (tmp_path / "request_batches.jsonl").read_text().splitlines()]
+    assert batch["items"] == 8 and batch["sent"] == 2
+
+    again = ApiClient(vllm_server.base_url + "/v1", "EMPTY", timeout=120, retries=0, concurrency=2, cache_path=cache)
+    assert again.map(lambda b: again.post("/chat/completions", b), bodies) == answers
+    again.close()
+    assert again.sent == 0
+    with sqlite3.connect(cache) as db:  # the exact request is kept beside its answer
+        stored = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers")]
+    assert sorted(r["body"]["messages"][0]["content"] for r in stored) == ["Name a colour.", "Name a fruit."]
+
+
+def test_refused_connection_fails_after_retries_and_is_logged(tmp_path: Path) -> None:
+    client = ApiClient(f"http://127.0.0.1:{free_port()}/v1", "EMPTY", timeout=5, retries=2, concurrency=2,
+                       log_dir=tmp_path, backoff_s=0.05)
+    with pytest.raises(RequestFailed, match="failed after 3 attempt"):
+        client.map(lambda b: client.post("/chat/completions", b), [{"x": 1}, {"x": 2}])
+    client.close()
+    failed = [json.loads(line) for line in (tmp_path / "failed_requests.jsonl").read_text().splitlines()]
+    assert failed and all("ConnectError" in f["reason"] for f in failed)
+
+
+def test_a_rejected_request_is_not_retried(vllm_server: ServerHandle, tmp_path: Path) -> None:
+    client = ApiClient(vllm_server.base_url + "/v1", "EMPTY", timeout=60, retries=3, concurrency=1, log_dir=tmp_path)
+    with pytest.raises(RequestFailed, match="rejected, HTTP 4"):
+        client.post("/chat/completions", {"model": "no-such-model", "messages": [{"role": "user", "content": "x"}]})
+    client.close()
+    assert client.sent == 1

@@ -1,0 +1,25 @@
+"""Concurrency changes nothing: samples.jsonl at 1 and 16 requests in flight, real server, fp32."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmark_eval.run.server import ServerHandle
+
+from ..conftest import run_cli
+
+
+def _samples(server: ServerHandle, data_root: Path, results: Path, batch_size: int) -> bytes:
+    done = run_cli(["run"], {
+        "service_port": server.base_url.rsplit(":", 1)[1], "model_name": server.served_model_name,
+        "eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "college_physics,marketing", "limit": "4", "max_out_len": "32",
+        "batch_size": str(batch_size), "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results)}, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return (Path(done.stdout.strip().splitlines()[-1].removeprefix("results: ")) / "samples.jsonl").read_bytes()
+
+
+def test_samples_identical_at_concurrency_1_and_16(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:
+    one = _samples(vllm_server, data_root, tmp_path / "c1", 1)
+    sixteen = _samples(vllm_server, data_root, tmp_path / "c16", 16)
+    assert one.count(b"\n") == 2 * 4 + 2 * 4  # both datasets, both subjects, 4 samples each
+    assert one == sixteen
