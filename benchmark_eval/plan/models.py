@@ -34,6 +34,7 @@ def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dic
         "path": settings.model_name,
         "key": settings.api_key,
         "openai_api_base": f"{settings.base_url}/v1",
+        "endpoints": [f"{url}/v1" for url in settings.base_urls],
         "tokenizer_path": str(tokenizer_path),
         "temperature": settings.temperature,
         "max_out_len": settings.max_out_len,

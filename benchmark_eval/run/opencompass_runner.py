@@ -33,7 +33,7 @@ def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] 
 
 def run_opencompass(
     config_path: Path, run_dir: Path, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
-    console: Console, extra_env: dict[str, str] | None = None,
+    console: Console, extra_env: dict[str, str] | None = None, scratch_parent: Path | None = None,
 ) -> int:
     """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
     log_path = run_dir / "logs" / "opencompass.log"
@@ -42,7 +42,7 @@ def run_opencompass(
     progress_file.write_bytes(b"")
     results_dir = run_dir / "results" / model_abbr
     cmd = [sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
-    with tempfile.TemporaryDirectory(prefix="benchmark-eval-oc-") as scratch, open(log_path, "wb") as log:
+    with tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent) as scratch, open(log_path, "wb") as log:
         process = subprocess.Popen(
             cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=opencompass_env(data_root, progress_file, extra_env),

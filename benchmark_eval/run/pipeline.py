@@ -8,6 +8,7 @@ that was already answered, so only what is missing is sent again.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,8 @@ from rich.console import Console
 from .. import __version__
 from ..errors import EvaluationFailed, UserError
 from ..models.devices import device_env
-from ..plan import build_config, expected_requests, model_config, plan_datasets, prepare_dataset, runs_code, write_config
+from ..plan import (EVAL_TASK, INFER_TASK, build_config, expected_requests, local_runner, model_config, plan_datasets,
+                    prepare_dataset, runs_code, write_config)
 from ..plan.models import FAILED_REQUESTS
 from ..results import SAMPLES, DatasetOutcome, build_samples, read_outcomes, write_jsonl_atomic, write_manifest
 from ..results.manifest import MANIFEST, config_sha256, host_description, now_iso, package_versions
@@ -28,6 +30,7 @@ from ..settings.run_settings import parse_settings
 from .local_model import check_local_model, device_description, model_description
 from .opencompass_runner import run_opencompass
 from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
+from .slurm import check_slurm, find_jobs, runner_config
 
 PLAN_CONFIG = "configs/benchmark_eval_plan.py"
 
@@ -61,9 +64,11 @@ def _prepare(settings: RunSettings) -> _Prepared:
     else:
         server = check_server(settings)
         tokenizer = resolve_tokenizer(settings, server)
-        target = {"server": {"url": server.url, "models": server.models, "root": server.root,
-                             "max_model_len": server.max_model_len, "vllm_version": server.version}}
+        target = {"server": {"url": server.url, "endpoints": settings.base_urls, "models": server.models,
+                             "root": server.root, "max_model_len": server.max_model_len, "vllm_version": server.version}}
         device_label = settings.device or "unknown (served remotely)"
+    if settings.runner == "slurm":
+        check_slurm(settings)
     data = check_data(planned, settings.data_root.resolve())
     datasets = [prepare_dataset(p, settings) for p in planned]
     return _Prepared(target, tokenizer, device_label, datasets, planned, data)
@@ -86,8 +91,10 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     console = console or Console(stderr=True)
     prep = _prepare(settings)
     run_dir = _new_run_dir(settings)
+    run_id = uuid.uuid4().hex[:12]
     manifest: dict[str, Any] = {
         "schema": 1,
+        "run_id": run_id,
         "tool": {"name": "benchmark-eval", "version": __version__},
         "status": "running",
         "started_at": now_iso(),
@@ -106,13 +113,20 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         },
         "environment": {"host": host_description(), "device": prep.device_label, "packages": package_versions()},
         "settings": settings.model_dump(mode="json"),
+        "runner": _runner_record(settings),
     }
     if any(runs_code(cfg) for cfg in prep.datasets):
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest["sandbox"] = sandbox_protections()
     write_manifest(run_dir, manifest)
-    write_config(build_config(prep.datasets, model_config(settings, prep.tokenizer, run_dir), in_process=not settings.is_local),
-                 run_dir / PLAN_CONFIG)
+    model = model_config(settings, prep.tokenizer, run_dir)
+    if settings.runner == "slurm":
+        config = build_config(prep.datasets, model, runner_config(settings, run_id, INFER_TASK),
+                              runner_config(settings, run_id, EVAL_TASK), workers=settings.max_num_workers)
+    else:
+        config = build_config(prep.datasets, model, local_runner(INFER_TASK, in_process=not settings.is_local),
+                              local_runner(EVAL_TASK, in_process=True))
+    write_config(config, run_dir / PLAN_CONFIG)
     return _execute(settings, prep, run_dir, manifest, console)
 
 
@@ -154,8 +168,12 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: di
                   f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir}", soft_wrap=True)
     requests = sum(expected_requests(cfg, prep.data[cfg["abbr"]].rows) for cfg in prep.datasets)
     extra_env = device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {}
+    # Slurm tasks read their parameter files from OpenCompass's folder: keep it where the nodes see it.
+    scratch_parent = run_dir if settings.runner == "slurm" else None
     code = run_opencompass(run_dir / PLAN_CONFIG, run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
-                           len(prep.datasets), console, extra_env=extra_env)
+                           len(prep.datasets), console, extra_env=extra_env, scratch_parent=scratch_parent)
+    if settings.runner == "slurm":
+        manifest["runner"]["jobs"] = find_jobs(manifest["run_id"])
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
     failed = [o for o in outcomes if not o.ok]
     manifest["finished_at"] = now_iso()
@@ -187,6 +205,13 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: di
     manifest["samples"] = len(samples)
     write_manifest(run_dir, manifest)
     return RunResult(run_dir, outcomes)
+
+
+def _runner_record(settings: RunSettings) -> dict[str, Any]:
+    if settings.runner == "local":
+        return {"type": "local"}
+    return {"type": "slurm", "partition": settings.partition, "quotatype": settings.quotatype, "qos": settings.qos,
+            "max_num_workers": settings.max_num_workers, "srun_args": list(settings.srun_args)}
 
 
 def _failed_requests(run_dir: Path) -> list[dict[str, Any]]:

@@ -28,12 +28,23 @@ class ServerInfo:
 
 
 def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
-    url = settings.base_url
-    where = f"host={settings.host} service_port={settings.port}"
+    """The (first) server, after checking that every endpoint answers and serves the same model."""
+    infos = [_check_endpoint(settings, url, timeout) for url in settings.base_urls]
+    first = infos[0]
+    for other in infos[1:]:
+        if (other.root, other.max_model_len) != (first.root, first.max_model_len):
+            raise UserError(f"the endpoints serve different models: {first.url} serves {first.root} "
+                            f"(max_model_len {first.max_model_len}), {other.url} serves {other.root} "
+                            f"(max_model_len {other.max_model_len}); list only servers of one model in endpoints")
+    return first
+
+
+def _check_endpoint(settings: RunSettings, url: str, timeout: float) -> ServerInfo:
+    where = f"endpoints={' '.join(settings.endpoints)}" if settings.endpoints else f"host={settings.host} service_port={settings.port}"
     try:
         response = httpx.get(f"{url}/v1/models", timeout=timeout)
     except httpx.ConnectError as error:
-        raise UserError(f"cannot reach a vLLM server at {url} ({error}); start one (python vllm_api.py start --model PATH --port {settings.port}) or fix {where}") from None
+        raise UserError(f"cannot reach a vLLM server at {url} ({error}); start one (python vllm_api.py start --model PATH --port {url.rsplit(':', 1)[1]}) or fix {where}") from None
     except httpx.TimeoutException:
         raise UserError(f"the server at {url} did not answer GET /v1/models within {timeout:.0f} s; check that it is a running vLLM server and {where} are right") from None
     except httpx.HTTPError as error:

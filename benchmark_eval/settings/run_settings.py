@@ -6,6 +6,7 @@ Everything downstream (plan, run, results) takes a `RunSettings`, never `os.envi
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,13 @@ ENV_VARS: dict[str, str] = {
     "results_dir": "results_root",
     "request_timeout": "request_timeout",
     "max_retries": "retries",
+    "endpoints": "endpoints",
+    "runner": "runner",
+    "partition": "partition",
+    "quotatype": "quotatype",
+    "qos": "qos",
+    "max_num_workers": "max_num_workers",
+    "srun_args": "srun_args",
     "max_seq_len": "max_seq_len",
     "hf_path": "model_path",
     "model_path": "model_path",
@@ -72,6 +80,10 @@ _HINTS: dict[str, str] = {
     "limit": "set limit to a positive whole number of samples per dataset, or leave it unset",
     "temperature": "set temperature to a number >= 0 (0 = greedy, comparable across devices)",
     "request_timeout": "set request_timeout to a positive number of seconds",
+    "endpoints": "set endpoints to servers of the same model as HOST:PORT, space- or comma-separated, e.g. endpoints='10.0.0.5:8000 10.0.0.6:8000'",
+    "runner": "set runner=local (this machine) or runner=slurm (OpenCompass's Slurm runner, srun)",
+    "max_num_workers": "set max_num_workers to a whole number >= 1 (Slurm jobs at once)",
+    "srun_args": "set srun_args to extra srun options, e.g. srun_args='--time=02:00:00 --account=eval'",
     "retries": "set max_retries to a whole number >= 0 (retries per request after a transient failure)",
     "max_seq_len": "set max_seq_len to a positive whole number of tokens",
     "benchmark_type": "use letters, digits, '.', '_' or '-' only, e.g. benchmark_type=accuracy",
@@ -103,6 +115,15 @@ class RunSettings(BaseModel):
     results_root: Path = Field(default_factory=default_results_root)
     request_timeout: float = Field(600.0, gt=0)
     retries: int = Field(3, ge=0)  # per request, after a refused/reset connection, a timeout or a 5xx
+    # Several servers of the same model (HOST:PORT each); unset: host and port.
+    endpoints: tuple[str, ...] | None = None
+    # Where OpenCompass's tasks run: here, or through its Slurm runner (srun).
+    runner: Literal["local", "slurm"] = "local"
+    partition: str | None = None
+    quotatype: str | None = None
+    qos: str | None = None
+    max_num_workers: int = Field(4, ge=1)
+    srun_args: tuple[str, ...] = ()
     # Local weights (hf) and vLLM offline:
     model_path: Path | None = None
     hf_type: Literal["base", "chat"] = "chat"
@@ -167,6 +188,23 @@ class RunSettings(BaseModel):
             raise ValueError(f"{value!r} is not a host name (give the port in service_port)")
         return value
 
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _endpoint_list(cls, value: Any) -> Any:
+        items = split_words(value) if isinstance(value, str) else value
+        if items is None:
+            return None
+        for item in items:
+            host, _, port = str(item).removeprefix("http://").rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item!r} is not HOST:PORT")
+        return tuple(str(item).removeprefix("http://").rstrip("/") for item in items) or None
+
+    @field_validator("srun_args", mode="before")
+    @classmethod
+    def _shell_words(cls, value: Any) -> Any:
+        return tuple(shlex.split(value)) if isinstance(value, str) else value
+
     @field_validator("datasets", "subjects", mode="before")
     @classmethod
     def _split_words(cls, value: Any) -> Any:
@@ -175,7 +213,12 @@ class RunSettings(BaseModel):
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self.base_urls[0]
+
+    @property
+    def base_urls(self) -> list[str]:
+        """Every server to spread requests over (the first one is the `host`/`service_port` one when unset)."""
+        return [f"http://{e}" for e in self.endpoints] if self.endpoints else [f"http://{self.host}:{self.port}"]
 
     @property
     def model_abbr(self) -> str:

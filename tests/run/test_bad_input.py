@@ -40,6 +40,9 @@ def _env(server: ServerHandle, data_root: Path, **extra: str) -> dict[str, str]:
     ({"vllm_path": "tgi"}, ["vllm_path='tgi'", "vllm_path=vllm"]),
     ({"eval_datasets": " "}, ["eval_datasets is not set"]),
     ({"subjects": "no_such_subject"}, ["no_such_subject"]),
+    ({"endpoints": "localhost"}, ["endpoints='localhost'", "HOST:PORT"]),
+    ({"runner": "k8s"}, ["runner='k8s'", "runner=slurm"]),
+    ({"max_num_workers": "0"}, ["max_num_workers='0'"]),
 ])
 def test_bad_settings(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, extra: dict[str, str], fragments: list[str]) -> None:
     done = run_cli(["run"], _env(vllm_server, data_root, results_dir=str(tmp_path), **extra), timeout=120)
