@@ -24,7 +24,7 @@ app.add_typer(data_app, name="data")
 console = Console(stderr=True)
 
 # Env vars that mean "evaluate this server", as opposed to "run the demo".
-_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets", "hf_path", "model_path")
+_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets", "hf_path", "model_path", "endpoints")
 
 
 def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
@@ -62,6 +62,13 @@ def run(
     max_seq_len: Optional[str] = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
     max_retries: Optional[str] = typer.Option(None, help="retries per request after a transient failure (env max_retries)"),
     request_timeout: Optional[str] = typer.Option(None, help="seconds per request (env request_timeout)"),
+    endpoints: Optional[str] = typer.Option(None, help="several servers of one model, HOST:PORT each (env endpoints)"),
+    runner: Optional[str] = typer.Option(None, help="local or slurm (env runner)"),
+    partition: Optional[str] = typer.Option(None, help="Slurm partition (env partition)"),
+    quotatype: Optional[str] = typer.Option(None, help="Slurm quota type (env quotatype)"),
+    qos: Optional[str] = typer.Option(None, help="Slurm QOS (env qos)"),
+    max_num_workers: Optional[str] = typer.Option(None, help="Slurm jobs at once (env max_num_workers)"),
+    srun_args: Optional[str] = typer.Option(None, help="extra srun options (env srun_args)"),
     resume: Optional[str] = typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)"),
     demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
 ) -> None:
@@ -74,7 +81,8 @@ def run(
                  tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir,
                  mode=mode, model_path=hf_path, hf_type=hf_type, device=device, num_devices=hf_num_gpus, dtype=dtype,
                  tensor_parallel_size=tp_size, max_seq_len=max_seq_len, retries=max_retries,
-                 request_timeout=request_timeout)
+                 request_timeout=request_timeout, endpoints=endpoints, runner=runner, partition=partition,
+                 quotatype=quotatype, qos=qos, max_num_workers=max_num_workers, srun_args=srun_args)
     resume = resume if resume is not None else (os.environ.get("resume") or "").strip() or None
     if resume is not None:
         from .run.pipeline import resume_evaluation

@@ -64,7 +64,8 @@ def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float 
 _CLASSIC = {"vllm_path", "host", "service_port", "max_out_len", "batch_size", "eval_datasets", "model_name",
             "benchmark_type", "subjects", "limit", "COMPASS_DATA_CACHE", "tokenizer_path", "results_dir",
             "hf_path", "model_path", "hf_type", "device", "hf_num_gpus", "dtype", "tp_size", "vllm_python", "max_seq_len",
-            "max_retries", "request_timeout", "resume"}
+            "max_retries", "request_timeout", "resume", "endpoints", "runner", "partition", "quotatype", "qos",
+            "max_num_workers", "srun_args", "SLURM_CONF"}
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
