@@ -39,6 +39,9 @@ class HumanEvalEvaluator(BaseEvaluator):
         completions = [p[0] if isinstance(p, list) else p for p in predictions]
         with ThreadPoolExecutor(self.workers) as pool:
             results = list(pool.map(lambda pc: run_program(program_text(*pc), self.limits), zip(problems, completions)))
+        broken = [r.setup_error for r in results if r.setup_error]
+        if broken:  # the sandbox failed, not the programs: that is no score at all
+            return {"error": f"the sandbox could not run {len(broken)} of {len(results)} program(s): {broken[0]}"}
         details = [
             {"task_id": p["task_id"], "pred": c, "answer": p["task_id"], "result": r.outcome, "correct": r.passed}
             for p, r, c in zip(problems, results, completions)

