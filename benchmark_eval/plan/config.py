@@ -7,6 +7,7 @@ dumps), so OpenCompass's task subprocesses can reload it and import our classes.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 from ..settings import RunSettings

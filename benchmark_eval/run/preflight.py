@@ -6,7 +6,6 @@ Each failure is one `UserError` line that says what is wrong and how to fix it.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 

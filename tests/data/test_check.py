@@ -49,8 +49,6 @@ def test_broken_copy_reports_each_problem(broken_root: Path) -> None:
     assert_one_line_error(done, 2, "1 of 1 dataset(s) are not usable", "Xsum_gen")
     assert "is empty" in done.stdout
     # Subject by subject: the removed file, the dropped column and the good subject.
-    from benchmark_eval.plan import plan_datasets  # noqa: F401  (the CLI plans the same way)
-
     rows = {r.dataset: r for r in check_root(("mmlu_gen", "ceval_gen"), broken_root)}
     mmlu = [p.problem for p in rows["mmlu_gen"].problems]
     assert any("astronomy_test.csv is missing" in p for p in mmlu)

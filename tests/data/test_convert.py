@@ -7,12 +7,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from benchmark_eval.data.convert import convert_xsum, write_conversion
 from benchmark_eval.data.convert.ceval import convert_ceval
 from benchmark_eval.data.convert.mmlu import convert_mmlu
-from benchmark_eval.errors import UserError
 
 from ..conftest import assert_one_line_error, run_cli
 
