@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,6 +67,19 @@ _CLASSIC = {"vllm_path", "host", "service_port", "max_out_len", "batch_size", "e
             "hf_path", "model_path", "hf_type", "device", "hf_num_gpus", "dtype", "tp_size", "vllm_python", "max_seq_len",
             "max_retries", "request_timeout", "resume", "endpoints", "runner", "partition", "quotatype", "qos",
             "max_num_workers", "srun_args", "SLURM_CONF"}
+
+
+def run_dir_from(stdout: str) -> Path:
+    """The run folder from the CLI's closing `results: PATH` line."""
+    match = re.search(r"results: (\S+)", stdout)
+    assert match, stdout[-2000:]
+    return Path(match.group(1))
+
+
+def finished_run(done: subprocess.CompletedProcess[str]) -> Path:
+    """The run folder of a run that must have succeeded."""
+    assert done.returncode == 0, done.stderr[-3000:]
+    return run_dir_from(done.stdout)
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from benchmark_eval.run.server import ServerHandle, stop_server
 
-from ..conftest import _start, run_cli
-from ..run.test_pipeline import run_dir_from
+from ..conftest import _start, run_cli, run_dir_from
 
 DATASETS = "mmlu_gen_4d595a ceval_gen Xsum_gen"
 SUBJECTS = "abstract_algebra,computer_network"

@@ -12,8 +12,7 @@ import pytest
 from benchmark_eval.data.check import check_root
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import assert_one_line_error, run_cli
-from ..run.test_pipeline import run_dir_from
+from ..conftest import assert_one_line_error, run_cli, run_dir_from
 
 
 def test_real_data_root_has_every_dataset_with_its_row_counts(data_root: Path) -> None:

@@ -18,8 +18,7 @@ from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.results.samples import read_samples
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import run_cli, run_shim
-from ..run.test_pipeline import run_dir_from
+from ..conftest import run_cli, run_dir_from, run_shim
 
 SLICE = {"eval_datasets": "mmlu_ppl ceval_ppl", "subjects": "abstract_algebra,computer_network",
          "limit": "4", "dtype": "float32"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import run_cli
+from ..conftest import finished_run, run_cli
 
 
 def _samples(server: ServerHandle, data_root: Path, results: Path, batch_size: int) -> bytes:
@@ -14,8 +14,7 @@ def _samples(server: ServerHandle, data_root: Path, results: Path, batch_size: i
         "service_port": server.base_url.rsplit(":", 1)[1], "model_name": server.served_model_name,
         "eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "college_physics,marketing", "limit": "4", "max_out_len": "32",
         "batch_size": str(batch_size), "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results)}, timeout=900)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return (Path(done.stdout.strip().splitlines()[-1].removeprefix("results: ")) / "samples.jsonl").read_bytes()
+    return (finished_run(done) / "samples.jsonl").read_bytes()
 
 
 def test_samples_identical_at_concurrency_1_and_16(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:

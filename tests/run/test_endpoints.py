@@ -12,7 +12,7 @@ from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
-from ..conftest import assert_one_line_error, run_cli
+from ..conftest import assert_one_line_error, finished_run, run_cli
 from ..fault_proxy import FaultProxy
 
 
@@ -22,8 +22,7 @@ def _env(data_root: Path, results: Path, **extra: str) -> dict[str, str]:
 
 
 def _samples(done) -> bytes:  # type: ignore[no-untyped-def]
-    assert done.returncode == 0, done.stderr[-3000:]
-    return (Path(done.stdout.strip().splitlines()[-1].removeprefix("results: ")) / "samples.jsonl").read_bytes()
+    return (finished_run(done) / "samples.jsonl").read_bytes()
 
 
 def _address(server: ServerHandle) -> str:

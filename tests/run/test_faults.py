@@ -23,7 +23,7 @@ from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
-from ..conftest import run_cli
+from ..conftest import finished_run, run_cli
 from ..fault_proxy import EveryTenthFirstAttempt, FaultProxy
 
 SLICE = {"eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "abstract_algebra,anatomy", "limit": "3",
@@ -35,22 +35,17 @@ def _env(port: int, data_root: Path, results: Path, **extra: str) -> dict[str, s
             "results_dir": str(results), **SLICE, **extra}
 
 
-def _run_dir(done) -> Path:  # type: ignore[no-untyped-def]
-    assert done.returncode == 0, done.stderr[-3000:]
-    return Path(done.stdout.strip().splitlines()[-1].removeprefix("results: "))
-
-
 @pytest.fixture(scope="module")
 def clean_samples(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> bytes:
     port = int(vllm_server.base_url.rsplit(":", 1)[1])
     done = run_cli(["run"], _env(port, data_root, tmp_path_factory.mktemp("clean")), timeout=900)
-    return (_run_dir(done) / "samples.jsonl").read_bytes()
+    return (finished_run(done) / "samples.jsonl").read_bytes()
 
 
 def test_transient_faults_change_nothing(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, clean_samples: bytes) -> None:
     with FaultProxy(vllm_server.base_url, EveryTenthFirstAttempt(), delay_s=12) as proxy:
         done = run_cli(["run"], _env(proxy.port, data_root, tmp_path, request_timeout="8"), timeout=900)
-    run_dir = _run_dir(done)
+    run_dir = finished_run(done)
     assert proxy.faults["500"] >= 1 and proxy.faults["delay"] >= 1, proxy.faults
     total = len(proxy.attempts)
     assert sum(proxy.faults.values()) >= total // 10, (proxy.faults, total)
@@ -95,7 +90,7 @@ def test_server_killed_then_resume_sends_only_what_is_missing(data_root: Path, t
             stop_server(port, settings.state_dir)  # reap the killed server's record
             settings, handle = _server(port, tmp_path / "server")
             resumed = run_cli(["run", "--resume", str(run_dir)], {}, timeout=900)
-            assert _run_dir(resumed) == run_dir
+            assert finished_run(resumed) == run_dir
             assert (run_dir / "samples.jsonl").read_bytes() == clean_samples
             sent_again = [k for k in answered_before if proxy.attempts[k] > attempts_before[k]]
             assert sent_again == [], f"{len(sent_again)} finished request(s) were sent again"

@@ -14,18 +14,12 @@ from benchmark_eval.results.samples import prompt_sha256
 from benchmark_eval.fileio import sha256_file
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import run_cli
+from ..conftest import run_cli, run_dir_from
 
 SUBJECTS = "abstract_algebra,anatomy,computer_network,art_studies"
 EXPECTED = ["lukaemon_mmlu_abstract_algebra", "lukaemon_mmlu_anatomy", "ceval-computer_network",
             "ceval-art_studies", "Xsum", "openai_humaneval"]
 LIMIT = 4
-
-
-def run_dir_from(stdout: str) -> Path:
-    match = re.search(r"results: (\S+)", stdout)
-    assert match, stdout[-2000:]
-    return Path(match.group(1))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import assert_one_line_error, run_cli
+from ..conftest import assert_one_line_error, finished_run, run_cli
 from ..slurm_cluster import PARTITION, slurm_cluster
 
 
@@ -21,11 +21,6 @@ def _env(server: ServerHandle, data_root: Path, results: Path, **extra: str) -> 
             "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), **extra}
 
 
-def _run_dir(done: subprocess.CompletedProcess[str]) -> Path:
-    assert done.returncode == 0, done.stderr[-3000:]
-    return Path(done.stdout.strip().splitlines()[-1].removeprefix("results: "))
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     with slurm_cluster(tmp_path_factory.mktemp("slurm")) as env:
@@ -33,8 +28,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_slurm_run_equals_local_run(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, cluster: dict[str, str]) -> None:
-    local = _run_dir(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "local")))
-    slurm = _run_dir(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "slurm", runner="slurm", partition=PARTITION,
+    local = finished_run(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "local")))
+    slurm = finished_run(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "slurm", runner="slurm", partition=PARTITION,
                                            max_num_workers="2", srun_args="--time=00:30:00", **cluster)))
     assert (slurm / "samples.jsonl").read_bytes() == (local / "samples.jsonl").read_bytes()
     run = json.loads((slurm / "run.json").read_text())
