@@ -149,18 +149,18 @@ class ApiClient:
                     self._take_out(url)
                     continue
                 if response.status_code != 200:  # the request itself is wrong: retrying cannot help
-                    self._fail(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
+                    raise self._failure(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
                 answer = response.json()
                 if self.cache:
                     self.cache.put(key, answer, {"path": path, "body": body})
                 return answer
-        self._fail(key, path, f"failed after {attempts} attempt(s): {problem}")
-        raise AssertionError("unreachable")
+        raise self._failure(key, path, f"failed after {attempts} attempt(s): {problem}")
 
-    def _fail(self, key: str, path: str, reason: str) -> None:
+    def _failure(self, key: str, path: str, reason: str) -> RequestFailed:
+        """Log a request that failed for good; the error to raise for it."""
         if self.log_dir:
             append_jsonl(self.log_dir / FAILED_REQUESTS, {"key": key, "path": path, "reason": reason})
-        raise RequestFailed(f"request {key[:12]} to {path} {reason}")
+        return RequestFailed(f"request {key[:12]} to {path} {reason}")
 
     def map(self, fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
         """fn over all items with at most `concurrency` in flight; on a failure, start no more."""

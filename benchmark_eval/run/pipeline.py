@@ -22,7 +22,7 @@ from ..models.devices import device_env
 from ..plan import (EVAL_TASK, INFER_TASK, build_config, expected_requests, local_runner, model_config, plan_datasets,
                     prepare_dataset, runs_code, write_config)
 from ..plan.models import FAILED_REQUESTS
-from ..results import SAMPLES, DatasetOutcome, build_samples, read_outcomes, write_jsonl_atomic, write_manifest
+from ..results import SAMPLES, DatasetOutcome, build_samples, read_manifest, read_outcomes, write_jsonl_atomic, write_manifest
 from ..results.manifest import MANIFEST, config_sha256, host_description, now_iso, package_versions
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
@@ -135,7 +135,7 @@ def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResul
     console = console or Console(stderr=True)
     run_dir = run_dir.resolve()
     try:
-        manifest = json.loads((run_dir / MANIFEST).read_text())
+        manifest = read_manifest(run_dir)
         recorded = manifest["settings"]
     except (OSError, ValueError, KeyError, TypeError):
         raise UserError(f"{run_dir} is not a run folder of benchmark-eval (no readable {MANIFEST}); "

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..results.manifest import MANIFEST
+from ..results.manifest import read_manifest
 from ..settings import RunSettings
 
 _LATEST = ("1", "true", "yes", "latest")
@@ -25,8 +24,8 @@ def find_run_to_resume(value: str, env: Mapping[str, str], flags: dict[str, Any]
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
     for folder in sorted(parent.glob("*"), reverse=True):
         try:
-            status = json.loads((folder / MANIFEST).read_text()).get("status")
-        except (OSError, ValueError):
+            status = read_manifest(folder).get("status")
+        except (OSError, ValueError, AttributeError):
             continue
         if status != "ok":
             return folder

@@ -164,8 +164,8 @@ def main() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator gone -> the launcher gone
     as_root = os.geteuid() == 0
     setup: dict = {"namespaces": [], "work": None, "uid": None}
-    protections: dict = {"namespaces": [], "read_only_root": False, "private_tmp": [], "hidden": config["hide"], "network_isolated": False,
-                         "pid_namespace": False, "uid": "own", "limits": config["limits"]}
+    protections: dict = {"read_only_root": False, "private_tmp": [], "hidden": config["hide"], "uid": "own",
+                         "limits": config["limits"]}
     try:
         setup["namespaces"] = _enter_namespaces(as_root)
         protections["read_only_root"], protections["mounts_left_writable"] = _read_only_filesystem()
@@ -176,8 +176,11 @@ def main() -> None:
     protections["namespaces"] = setup["namespaces"]
     protections["network_isolated"] = "network" in setup["namespaces"]
     protections["pid_namespace"] = "pid" in setup["namespaces"]
-    if setup["work"] is None:
-        setup["work"] = config["fallback_work"]
+    fallback = setup["work"] is None
+    if fallback:
+        import tempfile  # only here: the usual path stays free of the import
+
+        setup["work"] = tempfile.mkdtemp(prefix="benchmark-eval-sandbox-")
     if as_root:  # a uid of its own: no file of the host's users is writable, NPROC is per sandbox
         setup["uid"] = 1_000_000 + os.getpid()
         protections["uid"] = "private (unprivileged)"
@@ -212,6 +215,10 @@ def main() -> None:
             stderr = handle.read().decode("utf-8", "replace")
     except OSError:
         stderr = ""
+    if fallback:
+        import shutil
+
+        shutil.rmtree(setup["work"], ignore_errors=True)
     print(json.dumps({
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,

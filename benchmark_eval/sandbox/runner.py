@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,10 +80,9 @@ def run_program(source: str, limits: SandboxLimits | None = None, python: str | 
     interpreter); exit code 0 within the limits = passed."""
     limits = limits or SandboxLimits()
     python = python or sys.executable
-    fallback_work = tempfile.mkdtemp(prefix="benchmark-eval-sandbox-")
     hide, keep = _hidden_paths(python)
     config = {"python": python, "limits": limits.model_dump(), "wall_seconds": limits.wall_seconds,
-              "hide": hide, "keep": keep, "fallback_work": fallback_work}
+              "hide": hide, "keep": keep}
     process = subprocess.Popen(
         [sys.executable, "-I", "-S", str(_LAUNCHER), json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
@@ -98,8 +95,6 @@ def run_program(source: str, limits: SandboxLimits | None = None, python: str | 
         out, err = process.communicate()
         return SandboxResult(None, signal.SIGKILL, True, limits.wall_seconds + _LAUNCH_SLACK, "",
                              setup_error="the sandbox launcher hung")
-    finally:
-        shutil.rmtree(fallback_work, ignore_errors=True)
     try:
         report = json.loads(out.decode().strip().splitlines()[-1])
     except (IndexError, ValueError):
