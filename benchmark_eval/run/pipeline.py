@@ -154,6 +154,7 @@ def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResul
     manifest.setdefault("resumed_at", []).append(now_iso())
     manifest["status"] = "running"
     manifest.pop("failures", None)
+    manifest.pop("failed_requests", None)  # this attempt records its own
     write_manifest(run_dir, manifest)
     for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest["datasets"])):
         stale = run_dir / "results" / settings.model_abbr / f"{outcome.abbr}.json"

@@ -95,6 +95,7 @@ def test_server_killed_then_resume_sends_only_what_is_missing(data_root: Path, t
             sent_again = [k for k in answered_before if proxy.attempts[k] > attempts_before[k]]
             assert sent_again == [], f"{len(sent_again)} finished request(s) were sent again"
             assert sum(proxy.attempts.values()) > sum(attempts_before.values())  # the missing ones were sent
-            assert json.loads((run_dir / "run.json").read_text())["status"] == "ok"
+            resumed_run = json.loads((run_dir / "run.json").read_text())
+            assert resumed_run["status"] == "ok" and "failed_requests" not in resumed_run
     finally:
         stop_server(port, settings.state_dir)
