@@ -11,20 +11,30 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
+from .settings.run_settings import ENV_VARS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
+    "Evaluate a vLLM server (or local weights) with OpenCompass, then sign off a candidate device "
+    "against a baseline run: benchmark-eval run, then benchmark-eval compare BASELINE CANDIDATE."))
 server_app = typer.Typer(no_args_is_help=True, help="Start or stop a vLLM OpenAI-compatible server.")
 app.add_typer(server_app, name="server")
 data_app = typer.Typer(no_args_is_help=True, help="Check a data root; convert raw sources into OpenCompass's layouts.")
 app.add_typer(data_app, name="data")
-console = Console(stderr=True)
+console = make_console()
 
-# Env vars that mean "evaluate this server", as opposed to "run the demo".
-_TARGET_VARS = ("vllm_path", "host", "service_port", "model_name", "eval_datasets", "hf_path", "model_path", "endpoints")
+# Run settings given as env vars: any of them means "evaluate this target", not "run the demo".
+# COMPASS_DATA_CACHE is left out: people export it for every OpenCompass job.
+_TARGET_VARS = tuple(v for v in ENV_VARS if v != "COMPASS_DATA_CACHE")
+
+
+def _given_settings(flags: dict[str, object]) -> list[str]:
+    """The run settings this invocation names (env vars and flags), for the demo-or-target decision."""
+    return [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None] + \
+        [v for v in _TARGET_VARS if v in os.environ]
 
 
 def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
@@ -34,7 +44,7 @@ def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
     for outcome in result.outcomes:
         for metric, value in outcome.metrics.items():
             table.add_row(outcome.abbr, metric, f"{value:.2f}")
-    Console().print(table)
+    make_console(stderr=False).print(table)
     typer.echo(f"results: {result.run_dir}")  # plain: scripts and tests parse this line
 
 
@@ -90,12 +100,17 @@ def run(
 
         _print_scores(resume_evaluation(find_run_to_resume(resume, os.environ, flags), console))
         return
-    targeted = any(v is not None for v in flags.values()) or any(var in os.environ for var in _TARGET_VARS)
-    if demo or not targeted:
+    given = _given_settings(flags)
+    if demo or not given:
         from .demo.run import run_demo
 
         _print_scores(run_demo(console))
         return
+    local = bool(flags["model_path"] or os.environ.get("hf_path", "").strip() or os.environ.get("model_path", "").strip())
+    if not local and flags["model_name"] is None and "model_name" not in os.environ:
+        # Only no settings at all is the demo: settings without a target are a mistake, not a demo run.
+        raise UserError(f"{', '.join(given)} given but no model_name: set model_name (and eval_datasets) to evaluate "
+                        "a server, hf_path for local weights, or unset them all to run the demo")
     settings = RunSettings.from_env(os.environ, **flags)
     _print_scores(run_evaluation(settings, console))
 
@@ -199,7 +214,7 @@ def data_check(
         if not row.problems and row.samples != row.rows:
             todo = f"OpenCompass skips {row.rows - row.samples} record(s) it cannot use (e.g. an empty text)"
         table.add_row(row.dataset, str(row.files), str(row.rows), str(row.samples), row.status, todo)
-    Console(width=200).print(table)
+    make_console(stderr=False).print(table)
     bad = [r.dataset for r in rows if r.problems]
     if bad:
         raise UserError(f"{len(bad)} of {len(rows)} dataset(s) are not usable under {data_root}: {', '.join(bad)}")
@@ -241,17 +256,31 @@ def prepare_demo_model_cmd(
     typer.echo(f"demo model ready: {prepare_demo_model(converter=converter, gguf=gguf)}")
 
 
+def _interrupted_line(stop) -> str:  # type: ignore[no-untyped-def]
+    where = f"interrupted by {stop.signal_name} during {stop.phase}"
+    if stop.run_dir is None:
+        return f"{where}; every process it started was stopped and no run was recorded, so there is nothing to resume"
+    return (f"{where}; every process it started was stopped and {stop.run_dir}/run.json says status interrupted; "
+            f"finish it with: benchmark-eval run --resume {stop.run_dir} (or resume={stop.run_dir} bash opencompass.sh)")
+
+
 def main() -> None:
+    from .run.stops import Interrupted, handle_stops
+
     try:
-        # Without standalone mode click returns a typer.Exit's code instead of exiting.
-        code = app(standalone_mode=False)
+        with handle_stops():
+            # Without standalone mode click returns a typer.Exit's code instead of exiting.
+            code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
+    except Interrupted as stop:
+        console.print(_interrupted_line(stop), highlight=False, soft_wrap=True, markup=False)
+        sys.exit(stop.exit_code)
     except UserError as error:
         console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         if error.details:
             console.print(error.details, highlight=False, markup=False)
         sys.exit(error.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):  # a Ctrl-C outside our handlers (e.g. in click's prompt)
         console.print("interrupted")
         sys.exit(130)
     except Exception as error:  # click's own usage errors

@@ -15,12 +15,19 @@ def _get(d: dict[str, Any], dotted: str) -> Any:
 
 
 # Run-level fields that must match for a fair comparison.
-_MUST_MATCH = ("model.name", "generation.max_out_len", "generation.temperature", "generation.max_seq_len", "mode")
+_MUST_MATCH = ("generation.max_out_len", "generation.temperature", "generation.max_seq_len", "mode")
+
+
+def served_model(manifest: dict[str, Any]) -> Any:
+    """The model that answered: model_name may be only a label (runs before labels: the name)."""
+    return _get(manifest, "model.served") or _get(manifest, "model.name")
 
 
 def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> list[str]:
     """Everything that makes the comparison unfair; empty when the inputs are the same."""
     out = []
+    if served_model(base.manifest) != served_model(cand.manifest):
+        out.append(f"model (served): {served_model(base.manifest)!r} vs {served_model(cand.manifest)!r}")
     for key in _MUST_MATCH:
         a, b = _get(base.manifest, key), _get(cand.manifest, key)
         if a != b:

@@ -27,11 +27,11 @@ API_META_TEMPLATE = {
 }
 
 
-def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dict[str, Any]:
+def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path, served_name: str) -> dict[str, Any]:
     return {
         "type": "benchmark_eval.models.vllm_api.VLLMApi",
-        "abbr": settings.model_abbr,
-        "path": settings.model_name,
+        "abbr": settings.model_abbr,  # the label: results are filed under it
+        "path": served_name,  # what the requests name
         "key": settings.api_key,
         "openai_api_base": f"{settings.base_url}/v1",
         "endpoints": [f"{url}/v1" for url in settings.base_urls],
@@ -91,9 +91,10 @@ def offline_model(settings: RunSettings) -> dict[str, Any]:
     }
 
 
-def model_config(settings: RunSettings, tokenizer_path: Path, run_dir: Path) -> dict[str, Any]:
+def model_config(settings: RunSettings, tokenizer_path: Path, run_dir: Path, served_name: str | None = None) -> dict[str, Any]:
+    """`served_name`: the model the server serves, when model_name is only the run's label."""
     if settings.mode == "hf":
         return hf_model(settings)
     if settings.mode == "vllm_offline":
         return offline_model(settings)
-    return api_model(settings, tokenizer_path, run_dir)
+    return api_model(settings, tokenizer_path, run_dir, served_name or settings.model_name)

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..models.progress import PROGRESS_ENV, read_count
+from . import stops
 
 LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
@@ -42,21 +43,41 @@ def run_opencompass(
     progress_file.write_bytes(b"")
     results_dir = run_dir / "results" / model_abbr
     cmd = [sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
+    predictions_dir = run_dir / "predictions" / model_abbr
     with tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent) as scratch, open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=opencompass_env(data_root, progress_file, extra_env),
-        )
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
-            requests = progress.add_task("requests", total=total_requests)
-            datasets = progress.add_task("datasets scored", total=total_datasets)
-            def refresh() -> None:
-                progress.update(requests, completed=min(read_count(progress_file), total_requests))
-                progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
-
-            while process.poll() is None:
-                refresh()
-                time.sleep(0.5)
-            refresh()  # the final counts, once OpenCompass has exited
+        with stops.deferred():
+            # Its own process group: a stop reaches OpenCompass (and its tasks) through us only,
+            # and stop_group ends all of it.
+            process = subprocess.Popen(
+                cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env=opencompass_env(data_root, progress_file, extra_env), start_new_session=True,
+            )
+            stops.register_group(process.pid)
+        try:
+            _follow(process, console, total_requests, total_datasets, progress_file, predictions_dir, results_dir)
+        finally:
+            if process.poll() is None:  # a stop signal (or our own error) while it runs
+                stops.stop_group(process.pid)
     return process.returncode
+
+
+def _follow(process: subprocess.Popen[bytes], console: Console, total_requests: int, total_datasets: int,
+            progress_file: Path, predictions_dir: Path, results_dir: Path) -> None:
+    """Show progress until OpenCompass exits; the phase is requests until every dataset has
+    its predictions file, then evaluation."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=not console.is_terminal) as progress:
+        requests = progress.add_task("requests", total=total_requests)
+        datasets = progress.add_task("datasets scored", total=total_datasets)
+
+        def refresh() -> None:
+            # tmp_<abbr>.json: a dataset's partial predictions, not yet a finished one.
+            predicted = sum(not f.name.startswith("tmp_") for f in predictions_dir.glob("*.json"))
+            stops.set_phase("evaluation" if predicted >= total_datasets else "requests")
+            progress.update(requests, completed=min(read_count(progress_file), total_requests))
+            progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+
+        while process.poll() is None:
+            refresh()
+            time.sleep(0.5)
+        refresh()  # the final counts, once OpenCompass has exited

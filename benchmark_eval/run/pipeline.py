@@ -7,8 +7,11 @@ that was already answered, so only what is missing is sent again.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +20,7 @@ from typing import Any
 from rich.console import Console
 
 from .. import __version__
+from ..console import make_console
 from ..errors import EvaluationFailed, UserError
 from ..models.devices import device_env
 from ..plan import (EVAL_TASK, INFER_TASK, build_config, expected_requests, local_runner, model_config, plan_datasets,
@@ -28,6 +32,7 @@ from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
 from ..settings.run_settings import parse_settings
 from .local_model import check_local_model, device_description, model_description
+from . import stops
 from .opencompass_runner import run_opencompass
 from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
 from .slurm import check_slurm, find_jobs, runner_config
@@ -51,9 +56,11 @@ class _Prepared:
     datasets: list[dict[str, Any]]
     planned: list[Any]
     data: dict[str, DataInfo]
+    served_name: str  # what requests name; settings.model_name is the run's label
 
 
 def _prepare(settings: RunSettings) -> _Prepared:
+    stops.set_phase("preflight")
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
     if settings.is_local:
         tokenizer = check_local_model(settings)
@@ -61,17 +68,19 @@ def _prepare(settings: RunSettings) -> _Prepared:
         target = {"local": {**model_description(tokenizer), **compute, "hf_type": settings.hf_type,
                             "tensor_parallel_size": settings.tensor_parallel_size}}
         device_label = f"{compute['device']}: {compute['name']}"
+        served = settings.model_name
     else:
         server = check_server(settings)
         tokenizer = resolve_tokenizer(settings, server)
         target = {"server": {"url": server.url, "endpoints": settings.base_urls, "models": server.models,
                              "root": server.root, "max_model_len": server.max_model_len, "vllm_version": server.version}}
         device_label = settings.device or "unknown (served remotely)"
+        served = server.served_name
     if settings.runner == "slurm":
         check_slurm(settings)
     data = check_data(planned, settings.data_root.resolve())
     datasets = [prepare_dataset(p, settings) for p in planned]
-    return _Prepared(target, tokenizer, device_label, datasets, planned, data)
+    return _Prepared(target, tokenizer, device_label, datasets, planned, data, served)
 
 
 def _new_run_dir(settings: RunSettings) -> Path:
@@ -88,7 +97,7 @@ def _new_run_dir(settings: RunSettings) -> Path:
 
 def run_evaluation(settings: RunSettings, console: Console | None = None) -> RunResult:
     """Run the evaluation; raise `EvaluationFailed` (after recording why) if any dataset has no score."""
-    console = console or Console(stderr=True)
+    console = console or make_console()
     prep = _prepare(settings)
     run_dir = _new_run_dir(settings)
     run_id = uuid.uuid4().hex[:12]
@@ -99,7 +108,8 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         "status": "running",
         "started_at": now_iso(),
         "mode": settings.mode,
-        "model": {"name": settings.model_name, "abbr": settings.model_abbr, "tokenizer_path": str(prep.tokenizer)},
+        "model": {"name": settings.model_name, "served": prep.served_name, "abbr": settings.model_abbr,
+                  "tokenizer_path": str(prep.tokenizer)},
         **prep.target,
         "generation": {"max_out_len": settings.max_out_len, "temperature": settings.temperature,
                        "max_seq_len": settings.max_seq_len, "batch_size": settings.batch_size},
@@ -119,20 +129,44 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest["sandbox"] = sandbox_protections()
     write_manifest(run_dir, manifest)
-    model = model_config(settings, prep.tokenizer, run_dir)
-    if settings.runner == "slurm":
-        config = build_config(prep.datasets, model, runner_config(settings, run_id, INFER_TASK),
-                              runner_config(settings, run_id, EVAL_TASK), workers=settings.max_num_workers)
-    else:
-        config = build_config(prep.datasets, model, local_runner(INFER_TASK, in_process=not settings.is_local),
-                              local_runner(EVAL_TASK, in_process=True))
-    write_config(config, run_dir / PLAN_CONFIG)
-    return _execute(settings, prep, run_dir, manifest, console)
+    if prep.served_name != settings.model_name:
+        console.print(f"model_name '{settings.model_name}' is this run's label: the server serves one model, "
+                      f"'{prep.served_name}', and the requests go to it (run.json records both)")
+    with _recording_stops(run_dir, manifest):
+        model = model_config(settings, prep.tokenizer, run_dir, prep.served_name)
+        if settings.runner == "slurm":
+            config = build_config(prep.datasets, model, runner_config(settings, run_id, INFER_TASK),
+                                  runner_config(settings, run_id, EVAL_TASK), workers=settings.max_num_workers)
+        else:
+            config = build_config(prep.datasets, model, local_runner(INFER_TASK, in_process=not settings.is_local),
+                                  local_runner(EVAL_TASK, in_process=True))
+        write_config(config, run_dir / PLAN_CONFIG)
+        return _execute(settings, prep, run_dir, manifest, console)
+
+
+@contextlib.contextmanager
+def _recording_stops(run_dir: Path, manifest: dict[str, Any]) -> Iterator[None]:
+    """A stop signal from here on leaves run.json saying so: status interrupted, when, in which phase."""
+    def mark(signum: int, phase: str | None = None) -> None:
+        manifest["status"] = "interrupted"
+        manifest["interrupted"] = {"at": now_iso(), "phase": phase or stops.current_phase(),
+                                   "signal": signal.Signals(signum).name}
+        write_manifest(run_dir, manifest)
+
+    stops.on_hard_stop(mark)
+    try:
+        yield
+    except stops.Interrupted as stop:
+        mark(stop.signum, stop.phase)
+        stop.run_dir = str(run_dir)
+        raise
+    finally:
+        stops.on_hard_stop(None)
 
 
 def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResult:
     """Finish a run that stopped, in its own folder, re-using every answered request."""
-    console = console or Console(stderr=True)
+    console = console or make_console()
     run_dir = run_dir.resolve()
     try:
         manifest = read_manifest(run_dir)
@@ -153,14 +187,15 @@ def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResul
                         "resuming would mix two plans, start a new run")
     manifest.setdefault("resumed_at", []).append(now_iso())
     manifest["status"] = "running"
-    manifest.pop("failures", None)
-    manifest.pop("failed_requests", None)  # this attempt records its own
+    for stale_record in ("failures", "failed_requests", "interrupted"):  # this attempt records its own
+        manifest.pop(stale_record, None)
     write_manifest(run_dir, manifest)
-    for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest["datasets"])):
-        stale = run_dir / "results" / settings.model_abbr / f"{outcome.abbr}.json"
-        if not outcome.ok and stale.exists():
-            stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
-    return _execute(settings, prep, run_dir, manifest, console)
+    with _recording_stops(run_dir, manifest):
+        for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest["datasets"])):
+            stale = run_dir / "results" / settings.model_abbr / f"{outcome.abbr}.json"
+            if not outcome.ok and stale.exists():
+                stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
+        return _execute(settings, prep, run_dir, manifest, console)
 
 
 def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: dict[str, Any], console: Console) -> RunResult:
@@ -200,6 +235,7 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: di
             f"when the cause is fixed, finish it with: benchmark-eval run --resume {run_dir} (or resume={run_dir} bash opencompass.sh)",
             details=lines,
         )
+    stops.set_phase("writing results")
     samples = [line for o in outcomes for line in build_samples(run_dir, settings.model_abbr, o.abbr)]
     write_jsonl_atomic(run_dir / SAMPLES, samples)
     manifest["status"] = "ok"

@@ -24,6 +24,7 @@ class ServerInfo:
     root: str | None  # the model folder on the server's machine
     max_model_len: int | None
     version: str | None
+    served_name: str  # the model requests go to (model_name, or the one model served)
 
 
 def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
@@ -31,7 +32,7 @@ def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
     infos = [_check_endpoint(settings, url, timeout) for url in settings.base_urls]
     first = infos[0]
     for other in infos[1:]:
-        if (other.root, other.max_model_len) != (first.root, first.max_model_len):
+        if (other.root, other.max_model_len, other.served_name) != (first.root, first.max_model_len, first.served_name):
             raise UserError(f"the endpoints serve different models: {first.url} serves {first.root} "
                             f"(max_model_len {first.max_model_len}), {other.url} serves {other.root} "
                             f"(max_model_len {other.max_model_len}); list only servers of one model in endpoints")
@@ -54,13 +55,20 @@ def _check_endpoint(settings: RunSettings, url: str, timeout: float) -> ServerIn
         models = [str(m["id"]) for m in data]
     except (httpx.HTTPStatusError, ValueError, KeyError, TypeError):
         raise UserError(f"{url} answers but is not an OpenAI-compatible server (GET /v1/models gave HTTP {response.status_code}); check {where}") from None
-    if settings.model_name not in models:
-        raise UserError(f"the server at {url} serves {', '.join(models) or 'no model'}, not '{settings.model_name}'; set model_name to the served name")
-    entry = next(m for m in data if m["id"] == settings.model_name)
+    if settings.model_name in models:
+        served = settings.model_name
+    elif len(models) == 1:
+        # The classic manual: model_name names the evaluation and "need not match the model the
+        # server was started with". One model served: that is the one; model_name stays the label.
+        served = models[0]
+    else:
+        raise UserError(f"the server at {url} serves {', '.join(models) or 'no model'}, not '{settings.model_name}'; "
+                        "set model_name to one of the served names")
+    entry = next(m for m in data if m["id"] == served)
     version = None
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         version = str(httpx.get(f"{url}/version", timeout=timeout).json()["version"])
-    return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version)
+    return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served)
 
 
 def resolve_tokenizer(settings: RunSettings, server: ServerInfo) -> Path:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import httpx
 from ..errors import UserError
 from ..paths import cache_dir, vllm_python
 from ..settings import ServerSettings
+from . import stops
 
 
 @dataclass(frozen=True)
@@ -115,52 +115,44 @@ def start_server(settings: ServerSettings) -> ServerHandle:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.state_dir / f"vllm-{settings.port}.log"
     pid_path = settings.state_dir / f"vllm-{settings.port}.pid"
-    with open(log_path, "wb") as log:
-        # Own session: `stop` can end the server with all of its worker processes.
+    stops.set_phase("server start-up")
+    with open(log_path, "wb") as log, stops.deferred():
+        # Own session: `stop` can end the server with all of its worker processes, and a
+        # Ctrl-C meant for us reaches it only through us.
         process = subprocess.Popen(
             build_command(settings, python), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=build_env(settings), start_new_session=True,
         )
-    pid_path.write_text(str(process.pid))
+        stops.register_group(process.pid)
+        pid_path.write_text(str(process.pid))
     handle = ServerHandle(process.pid, settings.base_url, settings.name, log_path, pid_path)
+    try:
+        _wait_until_ready(process, settings, log_path)
+    except BaseException:  # not ready, or a stop signal: the server must not outlive the attempt
+        # vLLM ignores SIGTERM for minutes while it starts: SIGKILL after the short grace.
+        stops.stop_group(process.pid)
+        pid_path.unlink(missing_ok=True)
+        raise
+    return handle
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], settings: ServerSettings, log_path: Path) -> None:
     deadline = time.monotonic() + settings.startup_timeout
     while time.monotonic() < deadline:
         code = process.poll()
         if code is not None:
-            pid_path.unlink(missing_ok=True)
             raise UserError(
                 f"the vLLM server exited with code {code} during start-up; read {log_path} (last lines below)",
                 details=_log_tail(log_path),
             )
         with contextlib.suppress(httpx.HTTPError):
             if settings.name in served_models(settings.base_url, timeout=2.0):
-                return handle
+                return
         time.sleep(1.0)
-    _terminate(process.pid)
-    pid_path.unlink(missing_ok=True)
     raise UserError(
         f"the vLLM server did not answer within {settings.startup_timeout:.0f} s; read {log_path} or raise the start-up timeout",
         details=_log_tail(log_path),
     )
-
-
-def _terminate(pid: int, grace: float = 30.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        try:
-            # Reap it if it is our child; otherwise just probe that it still exists.
-            if os.waitpid(pid, os.WNOHANG)[0] == pid:
-                break
-        except ChildProcessError:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                break
-        time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
 
 
 def stop_server(port: int, state_dir: Path) -> bool:
@@ -168,7 +160,8 @@ def stop_server(port: int, state_dir: Path) -> bool:
     pid_path = state_dir / f"vllm-{port}.pid"
     if not pid_path.exists():
         return False
-    _terminate(int(pid_path.read_text().strip()))
+    # A normal stop lets vLLM shut down in its own time; a stop signal does not wait long.
+    stops.stop_group(int(pid_path.read_text().strip()), grace=stops.STOP_GRACE_S if stops.stopping() else 30.0)
     pid_path.unlink(missing_ok=True)
     return True
 
