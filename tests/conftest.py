@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -90,3 +91,27 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fr
     assert len(lines) == 1, done.stderr[-3000:]
     for fragment in fragments:
         assert fragment in lines[0], (fragment, lines[0])
+
+
+#: vLLM batches whatever requests are in flight into one forward pass, and its CPU kernels
+#: round by batch shape: the same prompt's log-likelihood moves by about 1e-6 between
+#: batchings (8e-6 the most seen). Runs whose batching differs (concurrency, faults,
+#: resume, several servers) agree on every answer and within this bound on log-likelihoods.
+LOGLIK_TOLERANCE = 1e-4
+
+
+def assert_same_answers(a: bytes, b: bytes) -> float:
+    """Two samples.jsonl of one configuration whose requests were batched differently: every
+    line identical (ids, prompts, generated text, extracted answers, chosen choices, scores)
+    but per-choice log-likelihoods, which agree within LOGLIK_TOLERANCE. Returns the largest gap."""
+    rows_a, rows_b = [json.loads(line) for line in a.splitlines()], [json.loads(line) for line in b.splitlines()]
+    assert len(rows_a) == len(rows_b) > 0
+    gap = 0.0
+    for x, y in zip(rows_a, rows_b):
+        for cx, cy in zip(x.get("choices", []), y.get("choices", [])):
+            gap = max(gap, abs(cx["loglik"] - cy["loglik"]), abs(cx["mean"] - cy["mean"]))
+        strip = (lambda row: {**row, "choices": [{k: v for k, v in c.items() if k not in ("loglik", "mean")}
+                                                 for c in row.get("choices", [])]})
+        assert strip(x) == strip(y), (x["dataset"], x["id"])
+    assert gap <= LOGLIK_TOLERANCE, gap
+    return gap

@@ -11,7 +11,7 @@ import pytest
 
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import assert_one_line_error, finished_run, run_cli
+from ..conftest import assert_one_line_error, assert_same_answers, finished_run, run_cli
 from ..slurm_cluster import PARTITION, slurm_cluster
 
 
@@ -31,7 +31,8 @@ def test_slurm_run_equals_local_run(vllm_server: ServerHandle, data_root: Path, 
     local = finished_run(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "local")))
     slurm = finished_run(run_cli(["run"], _env(vllm_server, data_root, tmp_path / "slurm", runner="slurm", partition=PARTITION,
                                            max_num_workers="2", srun_args="--time=00:30:00", **cluster)))
-    assert (slurm / "samples.jsonl").read_bytes() == (local / "samples.jsonl").read_bytes()
+    # Two tasks at once batch requests differently from one: the same answers, log-likelihoods within the bound.
+    assert_same_answers((slurm / "samples.jsonl").read_bytes(), (local / "samples.jsonl").read_bytes())
     run = json.loads((slurm / "run.json").read_text())
     assert run["status"] == "ok"
     assert run["runner"]["type"] == "slurm" and run["runner"]["partition"] == PARTITION
