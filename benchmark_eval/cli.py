@@ -15,6 +15,7 @@ from rich.table import Table
 
 from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
+from .run.stops import set_phase
 from .settings.run_settings import ENV_VARS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
@@ -160,6 +161,7 @@ def compare(
     seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
 ) -> None:
     """Sign off CANDIDATE against BASELINE (or --reference targets): exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 not comparable."""
+    set_phase("comparison")
     if reference is not None:
         if len(runs) != 1:
             raise UserError(f"with --reference give one run folder (the candidate), not {len(runs)}")
@@ -195,6 +197,7 @@ def data_check(
     root: Optional[Path] = typer.Option(None, help="data root holding data/ (default: COMPASS_DATA_CACHE, else .)"),
 ) -> None:
     """Say, per dataset, whether the data root has every file OpenCompass will open, readable."""
+    set_phase("data check")
     from .data.check import check_root
     from .demo.run import DATASETS
     from .settings import split_words
@@ -230,6 +233,7 @@ def data_convert(
     force: bool = typer.Option(False, help="overwrite existing files"),
 ) -> None:
     """Convert a raw dataset source into the layout OpenCompass reads (deterministic, ids kept)."""
+    set_phase("data conversion")
     from .data.convert import CONVERTERS, write_conversion
 
     if dataset not in CONVERTERS:
