@@ -128,6 +128,8 @@ def test_stop_during_the_demo_server_start_up(signum: int, tmp_path: Path) -> No
     code, seconds, err = run.stop(signum)
     _assert_clean_stop(run, code, seconds, err, signum, "server start-up")
     assert not list(tmp_path.rglob("run.json"))
+    # Not a terminal: whole lines (rich used to break this one at 80 columns: "(about 40 \ns)").
+    assert any(line.startswith("demo: starting") and line.endswith("(about 40 s)") for line in err.splitlines()), err
 
 
 def test_sigterm_during_preflight(data_root: Path, tmp_path: Path) -> None:
