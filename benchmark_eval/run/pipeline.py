@@ -128,10 +128,10 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     if any(runs_code(cfg) for cfg in prep.datasets):
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest["sandbox"] = sandbox_protections()
-    write_manifest(run_dir, manifest)
     if prep.served_name != settings.model_name:
         console.print(f"model_name '{settings.model_name}' is this run's label: the server serves one model, "
                       f"'{prep.served_name}', and the requests go to it (run.json records both)")
+    write_manifest(run_dir, manifest)
     with _recording_stops(run_dir, manifest):
         model = model_config(settings, prep.tokenizer, run_dir, prep.served_name)
         if settings.runner == "slurm":
