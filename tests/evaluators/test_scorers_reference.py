@@ -56,9 +56,7 @@ def _evaluate(work: Path, group: dict[str, Any], data_root: Path, stock: bool) -
                                data_root=data_root)
         for planned in plan_datasets(settings.datasets, settings.subjects, settings.limit):
             datasets.append(copy.deepcopy(planned.cfg) if stock else prepare_dataset(planned, settings))
-            source = _PREDICTIONS / config / f"{planned.abbr}.json"
-            if config == "mmlu_gen" or planned.abbr.startswith("ceval"):
-                source = _PREDICTIONS / ("mmlu_gen" if config == "mmlu_gen" else "ceval_gen") / f"{planned.abbr}.json"
+            source = _PREDICTIONS / config / f"{planned.abbr}.json"  # data/predictions/<config>/<abbr>.json
             target = run_dir / "predictions" / settings.model_abbr / f"{planned.abbr}.json"
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
