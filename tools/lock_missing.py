@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.metadata
 import re
 import sys
+from pathlib import Path
 
 
 def _norm(name: str) -> str:
@@ -27,8 +28,8 @@ def main(lock: str, have_file: str | None) -> None:
     if have_file is None:
         have = {_norm(d.metadata["Name"]) for d in importlib.metadata.distributions() if d.metadata["Name"]}
     else:
-        have = {_name(line.strip()) for line in open(have_file, encoding="utf-8") if line.strip()}
-    for line in open(lock, encoding="utf-8"):
+        have = {_name(line.strip()) for line in Path(have_file).read_text(encoding="utf-8").splitlines() if line.strip()}
+    for line in Path(lock).read_text(encoding="utf-8").splitlines():
         spec = line.split("#", 1)[0].strip()
         if spec and _name(spec) not in have:
             print(spec)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import EXIT_EVAL_FAILED, EXIT_OK, UserError
 from .runs import LoadedRun, load_run
-from .statistics import bootstrap_ci
+from .statistics import FloatArray, bootstrap_ci
 
 
 class Target(BaseModel):
@@ -94,7 +94,7 @@ class ReferenceComparison:
                 "paired_statistics": False, "targets": [asdict(r) for r in self.results]}
 
 
-def _per_sample(run: LoadedRun, dataset: str, metric: str) -> tuple[np.ndarray, float]:
+def _per_sample(run: LoadedRun, dataset: str, metric: str) -> tuple[FloatArray, float]:
     """Per-sample values of `metric` and the factor that makes their mean the reported score."""
     samples = [s["scores"] for (d, _), s in run.samples.items() if d == dataset]
     if samples and metric in samples[0]:

@@ -36,7 +36,7 @@ def load_run(path: Path) -> LoadedRun:
         raise UserError(f"{path} is not a run folder (no {MANIFEST}); pass a folder written by opencompass.sh")
     try:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        datasets = manifest["datasets"]
+        manifest["datasets"]  # a run.json without datasets is not ours
         status = manifest["status"]
     except (ValueError, KeyError, TypeError):
         raise UserError(f"{manifest_path} is corrupted (not the JSON benchmark-eval writes); re-run the evaluation") from None

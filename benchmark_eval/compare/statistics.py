@@ -20,8 +20,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
+
+#: Per-sample scores (0/1 or 0/100 for accuracy, 0-100 for ROUGE), one entry per paired sample.
+FloatArray = NDArray[np.float64]
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 ALPHA = 0.05
@@ -52,11 +56,11 @@ class PairedResult:
         return asdict(self)
 
 
-def is_binary(values: np.ndarray) -> bool:
+def is_binary(values: FloatArray) -> bool:
     return bool(np.isin(values, (0.0, 100.0)).all())
 
 
-def bootstrap_ci(diffs: np.ndarray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
+def bootstrap_ci(diffs: FloatArray, resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
     """Percentile CI of the mean paired difference, resampling samples with replacement.
 
     When the differences take few distinct values (always, for binary scores), resampling
@@ -81,7 +85,7 @@ def bootstrap_ci(diffs: np.ndarray, resamples: int, seed: int, level: float = 0.
     return float(low), float(high)
 
 
-def _binary_moments(base: np.ndarray, cand: np.ndarray) -> tuple[float, float, dict[str, int]]:
+def _binary_moments(base: FloatArray, cand: FloatArray) -> tuple[float, float, dict[str, int]]:
     b_right, c_right = base > 0, cand > 0
     flips = {
         "right_to_wrong": int(np.sum(b_right & ~c_right)),
@@ -108,7 +112,7 @@ def sample_size_needed(sd: float, margin: float, diff: float) -> int | None:
     return int(math.ceil((z * sd / gap) ** 2))
 
 
-def paired_compare(base: np.ndarray, cand: np.ndarray, margin: float, resamples: int = 10_000, seed: int = 0) -> PairedResult:
+def paired_compare(base: FloatArray, cand: FloatArray, margin: float, resamples: int = 10_000, seed: int = 0) -> PairedResult:
     base = np.asarray(base, dtype=float)
     cand = np.asarray(cand, dtype=float)
     n = len(base)

@@ -110,7 +110,7 @@ def _location(cfg: dict[str, Any], root: Path) -> Path:
     raw = str(cfg.get("path", ""))
     if os.path.isabs(raw):
         return Path(raw)
-    return root / DATASETS_MAPPING.get(raw, {}).get("local", raw)
+    return root / str(DATASETS_MAPPING.get(raw, {}).get("local", raw))
 
 
 def _dataset_files(location: Path, subject: str | None) -> list[Path]:

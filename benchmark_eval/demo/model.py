@@ -38,7 +38,8 @@ def _run(cmd: list[str], what: str) -> str:
 
 def _tokenizer_view(python: Path, model_dir: Path) -> dict[str, object]:
     out = _run([str(python), str(_HERE / "check_tokenizer.py"), str(model_dir)], f"tokenizer check with {python}")
-    return json.loads(out.strip().splitlines()[-1])
+    view: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return view
 
 
 def check_tokenizer(model_dir: Path, pythons: list[Path]) -> None:

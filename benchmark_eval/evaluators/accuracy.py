@@ -9,7 +9,7 @@ from opencompass.openicl.icl_evaluator import AccEvaluator
 
 class AccuracyEvaluator(AccEvaluator):
     def score(self, predictions: list[Any], references: list[Any], test_set: Any = None) -> dict[str, Any]:
-        result = super().score(predictions, references)
+        result: dict[str, Any] = super().score(predictions, references)
         if "error" in result:
             return result
         # AccEvaluator maps str(prediction) and str(reference) to ids and compares them,

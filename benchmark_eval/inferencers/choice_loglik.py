@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer, dump_results_dict
 from opencompass.models.base import LMTemplateParser
+from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer, dump_results_dict
 
 from ..models.continuation import ContinuationRequest, split_choices
 

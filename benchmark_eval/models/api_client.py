@@ -150,7 +150,7 @@ class ApiClient:
                     continue
                 if response.status_code != 200:  # the request itself is wrong: retrying cannot help
                     raise self._failure(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
-                answer = response.json()
+                answer: dict[str, Any] = response.json()
                 if self.cache:
                     self.cache.put(key, answer, {"path": path, "body": body})
                 return answer

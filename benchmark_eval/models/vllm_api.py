@@ -16,8 +16,7 @@ from typing import Any
 from opencompass.models import OpenAISDK
 
 from .api_client import ApiClient, RequestFailed
-from .continuation import (ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs,
-                           tokenize_request)
+from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_request
 from .progress import tick
 from .tokenizers import load_tokenizer
 

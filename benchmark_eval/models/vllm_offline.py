@@ -53,7 +53,7 @@ class VLLMOffline(LocalModel):
         line = self._engine.stdout.readline()
         if not line:
             raise EngineFailed(f"the vLLM engine died (exit code {self._engine.wait()}); see the task log above")
-        answer = json.loads(line)
+        answer: dict[str, Any] = json.loads(line)
         if "error" in answer:
             raise EngineFailed(f"the vLLM engine failed: {answer['error']}")
         return answer

@@ -1,7 +1,16 @@
 """Plan: settings -> the OpenCompass config that will run."""
 
-from .config import (EVAL_TASK, INFER_TASK, build_config, expected_requests, is_loglik, local_runner, prepare_dataset,
-                     runs_code, write_config)
+from .config import (
+                     EVAL_TASK,
+                     INFER_TASK,
+                     build_config,
+                     expected_requests,
+                     is_loglik,
+                     local_runner,
+                     prepare_dataset,
+                     runs_code,
+                     write_config,
+)
 from .datasets import PlannedDataset, find_config, plan_datasets
 from .models import model_config
 

@@ -83,7 +83,7 @@ def load_config(name: str) -> list[dict[str, Any]]:
 
     cfg = Config.fromfile(str(find_config(name)))
     entries: list[dict[str, Any]] = []
-    for key in cfg.keys():
+    for key in cfg:
         if key.endswith("_datasets") and isinstance(cfg[key], list):
             entries += [_plain(d.to_dict() if hasattr(d, "to_dict") else d) for d in cfg[key]]
     if not entries:
@@ -103,6 +103,7 @@ def plan_datasets(
         entries = load_config(name)
         is_split = subjects and sum(1 for e in entries if e.get("name") is not None) > 1
         if is_split:
+            assert subjects is not None  # is_split implies it
             kept = [e for e in entries if e.get("name") in subjects]
             if not kept:
                 known = ", ".join(sorted(str(e.get("name")) for e in entries)[:8])

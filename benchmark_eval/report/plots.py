@@ -9,13 +9,14 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless: no display on servers or CI
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from ..compare.signoff import Comparison  # noqa: E402
 
 _COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
 
 
-def _png(fig: plt.Figure) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -28,6 +29,7 @@ def difference_plot(comparison: Comparison) -> str:
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
     for y, m in enumerate(rows):
         p = m.paired
+        assert p is not None
         ax.plot([-p.margin, p.margin], [y, y], color="#90caf9", linewidth=9, solid_capstyle="butt", zorder=1)
         low, high = p.bootstrap_ci95
         ax.plot([low, high], [y, y], color="black", linewidth=1.5, zorder=2)
@@ -58,8 +60,9 @@ def flips_plot(comparison: Comparison) -> str:
     rows = [m for m in comparison.metrics if m.paired is not None and m.paired.flips is not None]
     fig, ax = plt.subplots(figsize=(8, 0.45 * max(len(rows), 1) + 1.2))
     labels = [m.dataset for m in rows]
-    worse = [m.paired.flips["right_to_wrong"] for m in rows]
-    better = [m.paired.flips["wrong_to_right"] for m in rows]
+    tables = [m.paired.flips for m in rows if m.paired is not None and m.paired.flips is not None]
+    worse = [t["right_to_wrong"] for t in tables]
+    better = [t["wrong_to_right"] for t in tables]
     ax.barh(labels, [-w for w in worse], color=_COLOURS["FAIL"], label="right -> wrong")
     ax.barh(labels, better, color=_COLOURS["PASS"], label="wrong -> right")
     ax.axvline(0, color="grey", linewidth=0.8)

@@ -78,7 +78,8 @@ def read_outcomes(run_dir: Path, model_abbr: str, abbrs: list[str]) -> list[Data
 
 
 def read_predictions(run_dir: Path, model_abbr: str, abbr: str) -> dict[str, Any]:
-    return _load_json(run_dir / "predictions" / model_abbr / f"{abbr}.json")
+    predictions: dict[str, Any] = _load_json(run_dir / "predictions" / model_abbr / f"{abbr}.json")
+    return predictions
 
 
 def read_details(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, Any]]:

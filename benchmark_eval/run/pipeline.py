@@ -23,16 +23,26 @@ from .. import __version__
 from ..console import make_console
 from ..errors import EvaluationFailed, UserError
 from ..models.devices import device_env
-from ..plan import (EVAL_TASK, INFER_TASK, build_config, expected_requests, local_runner, model_config, plan_datasets,
-                    prepare_dataset, runs_code, write_config)
+from ..plan import (
+    EVAL_TASK,
+    INFER_TASK,
+    build_config,
+    expected_requests,
+    local_runner,
+    model_config,
+    plan_datasets,
+    prepare_dataset,
+    runs_code,
+    write_config,
+)
 from ..plan.models import FAILED_REQUESTS
 from ..results import SAMPLES, DatasetOutcome, build_samples, read_manifest, read_outcomes, write_jsonl_atomic, write_manifest
 from ..results.manifest import MANIFEST, config_sha256, host_description, now_iso, package_versions
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
 from ..settings.run_settings import parse_settings
-from .local_model import check_local_model, device_description, model_description
 from . import stops
+from .local_model import check_local_model, device_description, model_description
 from .opencompass_runner import run_opencompass
 from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
 from .slurm import check_slurm, find_jobs, runner_config

@@ -19,12 +19,12 @@ import os
 import sys
 
 
-def _main():
+def _main() -> None:
     nonce = os.read(3, 64)
     os.close(3)
     write, exit_now = os.write, os._exit  # the program may replace os.* attributes; not these
 
-    def report(result):
+    def report(result: str) -> None:
         try:
             write(4, nonce + b" " + result.encode("utf-8", "backslashreplace")[:2000])
         finally:
@@ -40,10 +40,9 @@ def _main():
         program = handle.read().decode("utf-8", "surrogatepass")
     reliability_guard()
     try:
-        exec_globals = {}
-        with swallow_io():
-            with time_limit(timeout):
-                exec(program, exec_globals)
+        exec_globals: dict[str, object] = {}
+        with swallow_io(), time_limit(timeout):
+            exec(program, exec_globals)
         result = "passed"
     except TimeoutException:
         result = "timed out"

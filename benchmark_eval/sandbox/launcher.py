@@ -25,6 +25,7 @@ import select
 import signal
 import sys
 import time
+from typing import Any
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
@@ -44,7 +45,9 @@ def _check(result: int, what: str) -> None:
 
 
 def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
-    enc = (lambda s: s.encode() if s is not None else None)
+    def enc(s: str | None) -> bytes | None:
+        return s.encode() if s is not None else None
+
     _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)), f"mount {target}")
 
 
@@ -107,7 +110,7 @@ def _cover(path: str, data: str, keep: list[str], read_only: bool) -> None:
         _mount(None, path, None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY)
 
 
-def _private_folders(limits: dict, hide: list[str], keep: list[str]) -> list[str]:
+def _private_folders(limits: dict[str, Any], hide: list[str], keep: list[str]) -> list[str]:
     """A fresh size-capped tmpfs as /tmp (holding the work folder); /dev/shm, /var/tmp and the
     home covered by empty read-only ones. `keep`: interpreter folders to leave visible."""
     _cover("/tmp", f"size={int(limits['tmpfs_bytes'])},mode=1777", keep, read_only=False)
@@ -121,7 +124,7 @@ def _private_folders(limits: dict, hide: list[str], keep: list[str]) -> list[str
     return done
 
 
-def _set_limits(limits: dict, processes: int) -> None:
+def _set_limits(limits: dict[str, Any], processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (int(limits["cpu_seconds"]),) * 2)
     resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_bytes"]),) * 2)
@@ -130,7 +133,7 @@ def _set_limits(limits: dict, processes: int) -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
 
-def _program(config: dict, setup: dict) -> None:
+def _program(config: dict[str, Any], setup: dict[str, Any]) -> None:
     """Child side: becomes pid 1 of the new pid namespace, then execs the program. Never returns."""
     try:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the launcher gone -> the whole namespace gone
@@ -203,11 +206,11 @@ def main() -> None:
     source = sys.stdin.buffer.read()
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # the evaluator gone -> the launcher gone
     as_root = os.geteuid() == 0
-    setup: dict = {"namespaces": [], "work": None, "uid": None}
+    setup: dict[str, Any] = {"namespaces": [], "work": None, "uid": None}
     if config["harness_timeout"] is not None:
         with open(_HARNESS) as handle:  # read before the mounts change: the package may be hidden
             setup["harness"] = handle.read()
-    protections: dict = {"read_only_root": False, "private_tmp": [], "hidden": config["hide"], "uid": "own",
+    protections: dict[str, Any] = {"read_only_root": False, "private_tmp": [], "hidden": config["hide"], "uid": "own",
                          "limits": config["limits"]}
     try:
         setup["namespaces"] = _enter_namespaces(as_root)

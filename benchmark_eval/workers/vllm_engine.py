@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import sys
+from typing import Any
 
 
 def _end_group(*_: object) -> None:
@@ -54,7 +55,7 @@ def main() -> None:
             if request["op"] == "score":
                 params = SamplingParams(max_tokens=1, temperature=0, prompt_logprobs=0)
                 outputs = llm.generate(prompts, params, use_tqdm=False)
-                answer = {"logprobs": [
+                answer: dict[str, Any] = {"logprobs": [
                     [entry[token].logprob for entry, token in zip(out.prompt_logprobs[1:], ids[1:])]
                     for out, ids in zip(outputs, request["prompts"])]}
             elif request["op"] == "generate":

@@ -83,6 +83,6 @@ def test_xsum_end_to_end_on_converted_data(vllm_server: ServerHandle, tmp_path: 
                              "results_dir": str(tmp_path / "results")})
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = run_dir_from(done.stdout)
-    samples = [json.loads(l) for l in (run_dir / "samples.jsonl").read_text().splitlines()]
+    samples = [json.loads(line) for line in (run_dir / "samples.jsonl").read_text().splitlines()]
     assert [s["reference"] for s in samples] == [s for _, s in articles]
     assert all(0 <= s["scores"]["rouge1"] <= 100 for s in samples)

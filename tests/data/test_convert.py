@@ -25,7 +25,7 @@ def _summary_file(body: str, summary: str) -> str:
 
 
 def _lines(root: Path) -> list[dict]:
-    return [json.loads(l) for l in (root / "data/Xsum/dev.jsonl").read_text(encoding="utf-8").splitlines()]
+    return [json.loads(line) for line in (root / "data/Xsum/dev.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def test_xsum_from_the_original_release(tmp_path: Path) -> None:
@@ -99,9 +99,9 @@ def test_mmlu_from_the_hugging_face_export(tmp_path: Path) -> None:
     ]).to_parquet(source)
     result = convert_mmlu(source, split="test")
     write_conversion(result, tmp_path, force=False)
-    rows = list(csv.reader(open(tmp_path / "data/mmlu/test/geography_test.csv", encoding="utf-8")))
+    rows = list(csv.reader((tmp_path / "data/mmlu/test/geography_test.csv").read_text(encoding="utf-8").splitlines()))
     assert rows == [["Capital, of France?", "Paris", "Rome", "Oslo", "Bern", "A"]]
-    rows = list(csv.reader(open(tmp_path / "data/mmlu/test/elementary_mathematics_test.csv", encoding="utf-8")))
+    rows = list(csv.reader((tmp_path / "data/mmlu/test/elementary_mathematics_test.csv").read_text(encoding="utf-8").splitlines()))
     assert rows == [["2+2?", "3", "4", "5", "6", "B"]]
     assert result.skipped == [("2", "choices is not a list of 4")]
 
@@ -114,7 +114,7 @@ def test_ceval_from_the_hugging_face_export(tmp_path: Path) -> None:
     ]), encoding="utf-8")
     result = convert_ceval(source, split="val", subject="computer_network")
     write_conversion(result, tmp_path, force=False)
-    rows = list(csv.DictReader(open(tmp_path / "data/ceval/formal_ceval/val/computer_network_val.csv", encoding="utf-8")))
+    rows = list(csv.DictReader((tmp_path / "data/ceval/formal_ceval/val/computer_network_val.csv").read_text(encoding="utf-8").splitlines()))
     assert rows == [{"id": "0", "question": "网络?", "A": "1", "B": "2", "C": "3", "D": "4", "answer": "C", "explanation": ""}]
     assert result.skipped[0][0] == "1"
 

@@ -27,8 +27,16 @@ import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.plan import (EVAL_TASK, INFER_TASK, build_config, local_runner, model_config, plan_datasets,
-                                 prepare_dataset, write_config)
+from benchmark_eval.plan import (
+    EVAL_TASK,
+    INFER_TASK,
+    build_config,
+    local_runner,
+    model_config,
+    plan_datasets,
+    prepare_dataset,
+    write_config,
+)
 from benchmark_eval.results import build_samples
 from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env
 from benchmark_eval.settings import RunSettings

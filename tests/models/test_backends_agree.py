@@ -131,7 +131,7 @@ print(json.dumps({"scores": out, "engine_pid": getattr(getattr(model, "_engine",
     answer = json.loads(done.stdout.strip().splitlines()[-1])
     if answer["engine_pid"] is not None:  # the engine's whole process group is gone with its user
         assert _group_ends(answer["engine_pid"]), "the vLLM engine's processes outlived their user"
-    return [[ContinuationScore(l, n) for l, n in run] for run in answer["scores"]]
+    return [[ContinuationScore(loglik, n) for loglik, n in run] for run in answer["scores"]]
 
 
 def _assert_batch_invariant(one: list[ContinuationScore], eight: list[ContinuationScore]) -> None:
