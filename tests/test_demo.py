@@ -5,9 +5,13 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from benchmark_eval.paths import REPO_ROOT
 
 from .conftest import _CLASSIC, finished_run
+
+pytestmark = [pytest.mark.server, pytest.mark.opencompass]
 
 
 def test_opencompass_sh_without_env_vars_runs_the_demo(tmp_path: Path) -> None:

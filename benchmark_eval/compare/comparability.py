@@ -3,24 +3,24 @@ expected differences (device, host, versions) shown side by side."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
+from ..results import RunManifest
 from .runs import LoadedRun
 
 
-def _get(d: dict[str, Any], dotted: str) -> Any:
-    for part in dotted.split("."):
-        d = d.get(part, {}) if isinstance(d, dict) else {}
-    return d if d != {} else None
-
-
-# Run-level fields that must match for a fair comparison.
-_MUST_MATCH = ("generation.max_out_len", "generation.temperature", "generation.max_seq_len", "mode")
-
-
-def served_model(manifest: dict[str, Any]) -> Any:
+def served_model(manifest: RunManifest) -> str:
     """The model that answered: model_name may be only a label (runs before labels: the name)."""
-    return _get(manifest, "model.served") or _get(manifest, "model.name")
+    return manifest.model.served or manifest.model.name
+
+
+# Run-level settings that must match for a fair comparison, by the name the report gives them.
+_MUST_MATCH: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
+    ("generation.max_out_len", lambda m: m.generation.max_out_len if m.generation else None),
+    ("generation.temperature", lambda m: m.generation.temperature if m.generation else None),
+    ("generation.max_seq_len", lambda m: m.generation.max_seq_len if m.generation else None),
+    ("mode", lambda m: m.mode),
+)
 
 
 def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> list[str]:
@@ -28,46 +28,49 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
     out = []
     if served_model(base.manifest) != served_model(cand.manifest):
         out.append(f"model (served): {served_model(base.manifest)!r} vs {served_model(cand.manifest)!r}")
-    for key in _MUST_MATCH:
-        a, b = _get(base.manifest, key), _get(cand.manifest, key)
+    for name, value in _MUST_MATCH:
+        a, b = value(base.manifest), value(cand.manifest)
         if a != b:
-            out.append(f"{key}: {a!r} vs {b!r}")
+            out.append(f"{name}: {a!r} vs {b!r}")
     for ds in datasets:
-        a, b = base.manifest["datasets"][ds], cand.manifest["datasets"][ds]
-        if a.get("prompt_config_sha256") != b.get("prompt_config_sha256"):
+        a_ds, b_ds = base.manifest.datasets[ds], cand.manifest.datasets[ds]
+        if a_ds.prompt_config_sha256 != b_ds.prompt_config_sha256:
             out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
-        a_files, b_files = a.get("files", {}), b.get("files", {})
-        if a_files != b_files:
-            changed = sorted(set(a_files.items()) ^ set(b_files.items()))
+        if a_ds.files != b_ds.files:
+            changed = sorted(set(a_ds.files.items()) ^ set(b_ds.files.items()))
             names = sorted({name for name, _ in changed})
             out.append(f"{ds}: data files differ ({', '.join(names[:3])})")
         prompts_differ = [
-            key for key in base.samples
-            if key[0] == ds and key in cand.samples and base.samples[key]["prompt_sha256"] != cand.samples[key]["prompt_sha256"]
+            key for key, sample in base.samples.items()
+            if key[0] == ds and key in cand.samples and sample.prompt_sha256 != cand.samples[key].prompt_sha256
         ]
         if prompts_differ:
             out.append(f"{ds}: {len(prompts_differ)} sample prompt(s) differ (e.g. id {prompts_differ[0][1]})")
     return out
 
 
-ENVIRONMENT_ROWS = (
-    ("device", "environment.device"),
-    ("host", "environment.host.hostname"),
-    ("cpu", "environment.host.cpu"),
-    ("python", "environment.host.python"),
-    ("server", "server.url"),
-    ("model folder on server", "server.root"),
-    ("vLLM", "server.vllm_version"),
-    ("opencompass", "environment.packages.opencompass"),
-    ("torch", "environment.packages.torch"),
-    ("transformers", "environment.packages.transformers"),
-    ("benchmark-eval", "tool.version"),
-    ("started", "started_at"),
+def _host(m: RunManifest, field: str) -> object:
+    return getattr(m.environment.host, field) if m.environment.host else None
+
+
+ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
+    ("device", lambda m: m.environment.device),
+    ("host", lambda m: _host(m, "hostname")),
+    ("cpu", lambda m: _host(m, "cpu")),
+    ("python", lambda m: _host(m, "python")),
+    ("server", lambda m: m.server.url if m.server else None),
+    ("model folder on server", lambda m: m.server.root if m.server else None),
+    ("vLLM", lambda m: m.server.vllm_version if m.server else None),
+    ("opencompass", lambda m: m.environment.packages.get("opencompass")),
+    ("torch", lambda m: m.environment.packages.get("torch")),
+    ("transformers", lambda m: m.environment.packages.get("transformers")),
+    ("benchmark-eval", lambda m: m.tool.version if m.tool else None),
+    ("started", lambda m: m.started_at),
 )
 
 
 def environment_table(base: LoadedRun, cand: LoadedRun) -> list[tuple[str, str, str]]:
-    return [(label, str(_get(base.manifest, key) or "-"), str(_get(cand.manifest, key) or "-")) for label, key in ENVIRONMENT_ROWS]
+    return [(label, str(value(base.manifest) or "-"), str(value(cand.manifest) or "-")) for label, value in ENVIRONMENT_ROWS]
 
 
 def is_noise_floor(base: LoadedRun, cand: LoadedRun) -> bool:

@@ -1,7 +1,7 @@
 """Log-prob parity for PPL (log-likelihood) datasets.
 
-PPL samples carry every choice's log-likelihood: `"choices": [{"label": "A", "loglik": -3.2,
-"n_tokens": 1}, ...]` and `"chosen": "A"`. Two devices agree when they choose the same
+PPL samples carry every choice's log-likelihood (`Sample.choices`: label, loglik, n_tokens,
+mean) and the chosen label (`Sample.chosen`). Two devices agree when they choose the same
 answer and give close log-likelihoods; the choice distributions are compared by KL.
 """
 
@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 from scipy.special import log_softmax
+
+from ..results import Sample
 
 
 @dataclass
@@ -26,14 +28,13 @@ class LogprobParity:
         return asdict(self)
 
 
-def _logliks(sample: dict[str, Any]) -> dict[str, float] | None:
-    choices = sample.get("choices")
-    if not isinstance(choices, list) or not choices:
+def _logliks(sample: Sample) -> dict[str, float] | None:
+    if not sample.choices:
         return None
-    return {str(c["label"]): float(c["loglik"]) for c in choices}
+    return {str(c.label): c.loglik for c in sample.choices}
 
 
-def logprob_parity(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> LogprobParity | None:
+def logprob_parity(pairs: list[tuple[Sample, Sample]]) -> LogprobParity | None:
     """None when the samples carry no per-choice log-likelihoods (generative datasets)."""
     agree, diffs, kls = [], [], []
     for base, cand in pairs:
@@ -42,7 +43,7 @@ def logprob_parity(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> Logpro
             continue
         labels = sorted(b)
         bv, cv = np.array([b[k] for k in labels]), np.array([c[k] for k in labels])
-        agree.append(base.get("chosen") == cand.get("chosen"))
+        agree.append(base.chosen == cand.chosen)
         diffs.extend(np.abs(bv - cv))
         lp, lq = log_softmax(bv), log_softmax(cv)
         kls.append(float(np.sum(np.exp(lp) * (lp - lq))))

@@ -96,7 +96,7 @@ class ReferenceComparison:
 
 def _per_sample(run: LoadedRun, dataset: str, metric: str) -> tuple[FloatArray, float]:
     """Per-sample values of `metric` and the factor that makes their mean the reported score."""
-    samples = [s["scores"] for (d, _), s in run.samples.items() if d == dataset]
+    samples = [s.scores for (d, _), s in run.samples.items() if d == dataset]
     if samples and metric in samples[0]:
         return np.array([s[metric] for s in samples], dtype=float), 1.0
     if samples and "correct" in samples[0]:  # accuracy, pass@1: 0/1 per sample, reported x100

@@ -2,63 +2,47 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
-from ..results import MANIFEST, SAMPLES
-
-_SAMPLE_KEYS = ("dataset", "id", "prompt_sha256", "scores")
+from ..results import MANIFEST, SAMPLES, RunDir, RunManifest, Sample, SampleLineError
 
 
 @dataclass(frozen=True)
 class LoadedRun:
     path: Path
-    manifest: dict[str, Any]
-    samples: dict[tuple[str, str], dict[str, Any]]  # (dataset, id) -> sample
+    manifest: RunManifest
+    samples: dict[tuple[str, str], Sample]  # (dataset, id) -> sample
 
     @property
     def label(self) -> str:
-        env = self.manifest.get("environment", {})
-        return str(env.get("device") or self.path.name)
+        return str(self.manifest.environment.device or self.path.name)
 
     def metrics(self, dataset: str) -> dict[str, float]:
-        return dict(self.manifest["datasets"].get(dataset, {}).get("metrics", {}))
+        return self.manifest.metrics(dataset)
 
 
 def load_run(path: Path) -> LoadedRun:
     if not path.is_dir():
         raise UserError(f"{path} is not a folder; pass a run folder written by opencompass.sh (results/<model>/<type>/<timestamp>)")
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
+    run_dir = RunDir(path)
+    if not run_dir.manifest.is_file():
         raise UserError(f"{path} is not a run folder (no {MANIFEST}); pass a folder written by opencompass.sh")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        manifest["datasets"]  # a run.json without datasets is not ours
-        status = manifest["status"]
-    except (ValueError, KeyError, TypeError):
-        raise UserError(f"{manifest_path} is corrupted (not the JSON benchmark-eval writes); re-run the evaluation") from None
-    if status != "ok":
+    status = run_dir.read_status()
+    if status is not None and status != "ok":
         raise UserError(f"{path} is a run that did not finish successfully (status '{status}'); a failed run has no scores to compare, re-run it")
-    samples_path = path / SAMPLES
-    if not samples_path.is_file():
+    try:
+        manifest = run_dir.read_manifest()
+    except ValueError:  # not JSON, or not the record benchmark-eval writes (ValidationError)
+        raise UserError(f"{run_dir.manifest} is corrupted (not the JSON benchmark-eval writes); re-run the evaluation") from None
+    if not run_dir.samples.is_file():
         raise UserError(f"{path} has no {SAMPLES}; it is not a complete run, re-run the evaluation")
-    samples: dict[tuple[str, str], dict[str, Any]] = {}
-    with open(samples_path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                sample = json.loads(line)
-                key = (str(sample["dataset"]), str(sample["id"]))
-                if not all(k in sample for k in _SAMPLE_KEYS) or not isinstance(sample["scores"], dict):
-                    raise KeyError
-            except (ValueError, KeyError, TypeError):
-                raise UserError(f"{samples_path} line {number} is corrupted (not a sample line); re-run the evaluation") from None
-            samples[key] = sample
+    try:
+        samples = {sample.key: sample for sample in run_dir.read_samples()}
+    except SampleLineError as error:
+        raise UserError(f"{run_dir.samples} line {error.line} is corrupted (not a sample line); re-run the evaluation") from None
     counted = len(samples)
-    if manifest.get("samples") is not None and counted != manifest["samples"]:
-        raise UserError(f"{samples_path} holds {counted} samples but {MANIFEST} says {manifest['samples']}; the folder is incomplete or was edited, re-run the evaluation")
+    if manifest.samples is not None and counted != manifest.samples:
+        raise UserError(f"{run_dir.samples} holds {counted} samples but {MANIFEST} says {manifest.samples}; the folder is incomplete or was edited, re-run the evaluation")
     return LoadedRun(path, manifest, samples)

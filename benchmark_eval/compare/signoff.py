@@ -20,6 +20,18 @@ _ORDER = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2}
 EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 2}
 
 
+@dataclass(frozen=True)
+class FlippedSample:
+    """A paired sample whose score changed between the runs, for a person to read."""
+
+    id: str
+    baseline_score: float
+    candidate_score: float
+    baseline_prediction: Any
+    candidate_prediction: Any
+    reference: Any
+
+
 @dataclass
 class MetricComparison:
     dataset: str
@@ -32,7 +44,7 @@ class MetricComparison:
     margin_note: str
     paired: PairedResult | None
     verdict: str
-    flipped: list[dict[str, Any]] = field(default_factory=list)
+    flipped: list[FlippedSample] = field(default_factory=list)
     logprob: LogprobParity | None = None
 
 
@@ -61,7 +73,7 @@ class Comparison:
         return out
 
 
-def _per_sample_key(metric: str, sample_scores: dict[str, Any], n_metrics: int) -> tuple[str, float] | None:
+def _per_sample_key(metric: str, sample_scores: dict[str, float], n_metrics: int) -> tuple[str, float] | None:
     if metric in sample_scores:
         return metric, 1.0
     if "correct" in sample_scores and n_metrics == 1:
@@ -75,27 +87,26 @@ def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str,
     rel = (b_score - c_score) / b_score * 100 if b_score else None
     rule = "PASS" if rel is not None and rel < 1.0 else ("PASS" if rel is None and c_score >= b_score else "FAIL")
     keys = sorted((k for k in base.samples if k[0] == dataset and k in cand.samples
-                   and base.samples[k]["prompt_sha256"] == cand.samples[k]["prompt_sha256"]), key=lambda k: (len(k[1]), k[1]))
+                   and base.samples[k].prompt_sha256 == cand.samples[k].prompt_sha256), key=lambda k: (len(k[1]), k[1]))
     n_metrics = len(set(base.metrics(dataset)) & set(cand.metrics(dataset)))
-    first = base.samples[keys[0]]["scores"] if keys else {}
+    first = base.samples[keys[0]].scores if keys else {}
     source = _per_sample_key(metric, first, n_metrics)
-    config = base.manifest["datasets"][dataset].get("config")
+    config = base.manifest.datasets[dataset].config
     margin, note = margins.points(dataset, config, b_score)
     if source is None or not keys:
         return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, None,
                                 "INCONCLUSIVE", [])
     key, scale = source
-    b = np.array([float(base.samples[k]["scores"].get(key, np.nan)) * scale for k in keys])
-    c = np.array([float(cand.samples[k]["scores"].get(key, np.nan)) * scale for k in keys])
+    b = np.array([float(base.samples[k].scores.get(key, np.nan)) * scale for k in keys])
+    c = np.array([float(cand.samples[k].scores.get(key, np.nan)) * scale for k in keys])
     paired = paired_compare(b, c, margin, resamples=resamples, seed=seed)
     flipped = [
-        {"id": k[1], "baseline_score": float(bv), "candidate_score": float(cv),
-         "baseline_prediction": base.samples[k].get("prediction"), "candidate_prediction": cand.samples[k].get("prediction"),
-         "reference": base.samples[k].get("reference")}
+        FlippedSample(k[1], float(bv), float(cv), base.samples[k].prediction, cand.samples[k].prediction,
+                      base.samples[k].reference)
         for k, bv, cv in zip(keys, b, c) if bv != cv
     ]
     if paired.flips is None:  # continuous: list the largest changes only
-        flipped = sorted(flipped, key=lambda f: -abs(f["candidate_score"] - f["baseline_score"]))[:20]
+        flipped = sorted(flipped, key=lambda f: -abs(f.candidate_score - f.baseline_score))[:20]
     parity = logprob_parity([(base.samples[k], cand.samples[k]) for k in keys])
     return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired,
                             paired.verdict, flipped, parity)
@@ -104,9 +115,9 @@ def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str,
 def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismatch: bool = False,
                  resamples: int = 10_000, seed: int = 0) -> Comparison:
     base, cand = load_run(baseline), load_run(candidate)
-    common = [d for d in base.manifest["datasets"] if d in cand.manifest["datasets"]]
+    common = [d for d in base.manifest.datasets if d in cand.manifest.datasets]
     if not common:
-        raise UserError(f"the two runs have no dataset in common ({', '.join(base.manifest['datasets'])} vs {', '.join(cand.manifest['datasets'])}); evaluate the same eval_datasets on both devices")
+        raise UserError(f"the two runs have no dataset in common ({', '.join(base.manifest.datasets)} vs {', '.join(cand.manifest.datasets)}); evaluate the same eval_datasets on both devices")
     mismatches = input_differences(base, cand, common)
     if mismatches and not allow_mismatch:
         raise UserError(
@@ -117,5 +128,5 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
         _compare_metric(base, cand, ds, metric, margins, resamples, seed)
         for ds in common for metric in base.metrics(ds) if metric in cand.metrics(ds)
     ]
-    only = sorted(set(base.manifest["datasets"]) ^ set(cand.manifest["datasets"]))
+    only = sorted(set(base.manifest.datasets) ^ set(cand.manifest.datasets))
     return Comparison(base, cand, metrics, mismatches, is_noise_floor(base, cand), environment_table(base, cand), only)

@@ -28,9 +28,12 @@ from typing import Any, TypeVar
 import httpx
 
 from ..fileio import append_jsonl
+from ..results.run_dir import FAILED_REQUESTS as FAILED_REQUESTS_PATH
+from ..results.run_dir import REQUEST_BATCHES as REQUEST_BATCHES_PATH
 
-FAILED_REQUESTS = "failed_requests.jsonl"
-REQUEST_BATCHES = "request_batches.jsonl"
+# The files go into `log_dir` (the run folder's logs/), under the names RunDir gives them.
+FAILED_REQUESTS = Path(FAILED_REQUESTS_PATH).name
+REQUEST_BATCHES = Path(REQUEST_BATCHES_PATH).name
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -5,18 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..models import api_client
 from ..models.devices import runner_gpus
 from ..paths import vllm_python
+from ..results import RunDir
 from ..run.server import vllm_device_env
 from ..settings import RunSettings
 
 WHOLE_DATASET = 1_000_000
-#: Where a run keeps its answered requests (resume re-uses them) and the requests that failed.
-REQUEST_CACHE = "cache/requests.sqlite"
-REQUEST_LOGS = "logs"
-FAILED_REQUESTS = f"{REQUEST_LOGS}/{api_client.FAILED_REQUESTS}"
-REQUEST_BATCHES = f"{REQUEST_LOGS}/{api_client.REQUEST_BATCHES}"
 
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
 API_META_TEMPLATE = {
@@ -27,7 +22,7 @@ API_META_TEMPLATE = {
 }
 
 
-def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path, served_name: str) -> dict[str, Any]:
+def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: RunDir, served_name: str) -> dict[str, Any]:
     return {
         "type": "benchmark_eval.models.vllm_api.VLLMApi",
         "abbr": settings.model_abbr,  # the label: results are filed under it
@@ -46,8 +41,9 @@ def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: Path, served
         "query_per_second": 1000,  # no throttle: concurrency is the bound
         "retry": settings.retries,
         "timeout": settings.request_timeout,
-        "cache_path": str(run_dir / REQUEST_CACHE),
-        "log_dir": str(run_dir / REQUEST_LOGS),
+        # answered requests (resume re-uses them) and the logs of failed requests and batches
+        "cache_path": str(run_dir.request_cache),
+        "log_dir": str(run_dir.logs),
         "meta_template": API_META_TEMPLATE,
     }
 
@@ -91,7 +87,7 @@ def offline_model(settings: RunSettings) -> dict[str, Any]:
     }
 
 
-def model_config(settings: RunSettings, tokenizer_path: Path, run_dir: Path, served_name: str | None = None) -> dict[str, Any]:
+def model_config(settings: RunSettings, tokenizer_path: Path, run_dir: RunDir, served_name: str | None = None) -> dict[str, Any]:
     """`served_name`: the model the server serves, when model_name is only the run's label."""
     if settings.mode == "hf":
         return hf_model(settings)

@@ -1,10 +1,11 @@
-"""Results: OpenCompass's outputs normalised into run.json and samples.jsonl."""
+"""Results: OpenCompass's outputs normalised into typed records, run.json and samples.jsonl."""
 
-from .manifest import MANIFEST, SAMPLES, read_manifest, write_manifest
 from .outputs import DatasetOutcome, read_outcomes, read_summary
-from .samples import build_samples, prompt_sha256, read_samples, write_jsonl_atomic
+from .records import Choice, DatasetRecord, RunManifest, RunStatus, Sample
+from .run_dir import MANIFEST, SAMPLES, RunDir, SampleLineError
+from .samples import build_samples, prompt_sha256
 
 __all__ = [
-    "MANIFEST", "SAMPLES", "DatasetOutcome", "build_samples", "prompt_sha256", "read_manifest",
-    "read_outcomes", "read_samples", "read_summary", "write_jsonl_atomic", "write_manifest",
+    "MANIFEST", "SAMPLES", "Choice", "DatasetOutcome", "DatasetRecord", "RunDir", "RunManifest", "RunStatus", "Sample",
+    "SampleLineError", "build_samples", "prompt_sha256", "read_outcomes", "read_summary",
 ]

@@ -1,4 +1,4 @@
-"""run.json: the manifest that makes a run comparable (or provably not) with another."""
+"""What run.json records about where a run happened: times, config hashes, packages, host."""
 
 from __future__ import annotations
 
@@ -12,11 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write_text
-
-MANIFEST = "run.json"
-SAMPLES = "samples.jsonl"
-SCHEMA_VERSION = 1
+from .records import Host
 
 
 def now_iso() -> str:
@@ -49,19 +45,6 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def host_description() -> dict[str, Any]:
-    return {
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-    }
-
-
-def write_manifest(run_dir: Path, manifest: dict[str, Any]) -> None:
-    atomic_write_text(run_dir / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
-
-
-def read_manifest(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / MANIFEST).read_text())
+def host_description() -> Host:
+    return Host(hostname=socket.gethostname(), platform=platform.platform(), python=platform.python_version(),
+                cpu=_cpu_model(), cpu_count=os.cpu_count())

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .run_dir import RunDir
+
 
 @dataclass
 class DatasetOutcome:
@@ -26,12 +28,12 @@ def _load_json(path: Path) -> Any:
         return json.load(f)
 
 
-def latest_summary_csv(run_dir: Path) -> Path | None:
-    files = sorted((run_dir / "summary").glob("summary_*.csv"))
+def latest_summary_csv(run_dir: RunDir) -> Path | None:
+    files = sorted(run_dir.summary.glob("summary_*.csv"))
     return files[-1] if files else None
 
 
-def read_summary(run_dir: Path, model_abbr: str) -> dict[str, dict[str, str]]:
+def read_summary(run_dir: RunDir, model_abbr: str) -> dict[str, dict[str, str]]:
     """dataset abbr -> metric -> value as written ('-' when OpenCompass had no score)."""
     path = latest_summary_csv(run_dir)
     table: dict[str, dict[str, str]] = {}
@@ -43,25 +45,25 @@ def read_summary(run_dir: Path, model_abbr: str) -> dict[str, dict[str, str]]:
     return table
 
 
-def read_outcomes(run_dir: Path, model_abbr: str, abbrs: list[str]) -> list[DatasetOutcome]:
+def read_outcomes(run_dir: RunDir, model_abbr: str, abbrs: list[str]) -> list[DatasetOutcome]:
     """One outcome per dataset; a dataset without a numeric score is a failure."""
     summary = read_summary(run_dir, model_abbr)
     outcomes = []
     for abbr in abbrs:
         outcome = DatasetOutcome(abbr)
-        prediction = run_dir / "predictions" / model_abbr / f"{abbr}.json"
-        result = run_dir / "results" / model_abbr / f"{abbr}.json"
+        prediction = run_dir.predictions(model_abbr, abbr)
+        result = run_dir.results(model_abbr, abbr)
         if not prediction.exists():
             outcome.error = "no predictions (inference failed or was not finished)"
-            outcome.log = str(run_dir / "logs" / "infer" / model_abbr)
+            outcome.log = str(run_dir.infer_logs(model_abbr))
         elif not result.exists():
             outcome.error = "no results (evaluation failed)"
-            outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+            outcome.log = str(run_dir.eval_log(model_abbr, abbr))
         else:
             data = _load_json(result)
             if "error" in data:
                 outcome.error = f"evaluator error: {data['error']}"
-                outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+                outcome.log = str(run_dir.eval_log(model_abbr, abbr))
             else:
                 values = summary.get(abbr, {})
                 for metric, value in data.items():
@@ -70,18 +72,18 @@ def read_outcomes(run_dir: Path, model_abbr: str, abbrs: list[str]) -> list[Data
                 missing = [m for m, v in values.items() if v.strip() in ("", "-")]
                 if missing or not values:
                     outcome.error = f"no score in the summary for {', '.join(missing) or 'any metric'}"
-                    outcome.log = str(run_dir / "logs" / "eval" / model_abbr / f"{abbr}.out")
+                    outcome.log = str(run_dir.eval_log(model_abbr, abbr))
         if outcome.log and not Path(outcome.log).exists():
-            outcome.log = str(run_dir / "logs" / "opencompass.log")  # the task ran inside OpenCompass's process
+            outcome.log = str(run_dir.opencompass_log)  # the task ran inside OpenCompass's process
         outcomes.append(outcome)
     return outcomes
 
 
-def read_predictions(run_dir: Path, model_abbr: str, abbr: str) -> dict[str, Any]:
-    predictions: dict[str, Any] = _load_json(run_dir / "predictions" / model_abbr / f"{abbr}.json")
+def read_predictions(run_dir: RunDir, model_abbr: str, abbr: str) -> dict[str, Any]:
+    predictions: dict[str, Any] = _load_json(run_dir.predictions(model_abbr, abbr))
     return predictions
 
 
-def read_details(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
-    details = _load_json(run_dir / "results" / model_abbr / f"{abbr}.json").get("details") or []
+def read_details(run_dir: RunDir, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
+    details = _load_json(run_dir.results(model_abbr, abbr)).get("details") or []
     return list(details.values()) if isinstance(details, dict) else list(details)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write_text
 from .outputs import read_details, read_predictions
+from .records import Choice, Sample
+from .run_dir import RunDir
 
 # Detail keys that describe the sample rather than score it.
 _NOT_SCORES = {"example_abbr", "pred", "answer", "prompt", "task_id", "result", "origin_prediction", "predictions", "references", "refr"}
@@ -37,34 +36,25 @@ def _scores(detail: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def build_samples(run_dir: Path, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
+def build_samples(run_dir: RunDir, model_abbr: str, abbr: str) -> list[Sample]:
     predictions = read_predictions(run_dir, model_abbr, abbr)
     details = read_details(run_dir, model_abbr, abbr)
-    lines = []
+    samples = []
     for index in sorted(predictions, key=int):
         pred = predictions[index]
         detail = details[int(index)] if int(index) < len(details) else {}
-        line = {
-            "dataset": abbr,
-            "id": str(index),
-            "prompt_sha256": prompt_sha256(pred.get("origin_prompt")),
-            "prediction": pred.get("prediction"),
-            "extracted": _first(detail.get("pred")),
-            "reference": _first(detail["answer"]) if "answer" in detail else pred.get("gold"),
-            "scores": _scores(detail),
-        }
+        sample = Sample(
+            dataset=abbr,
+            id=str(index),
+            prompt_sha256=prompt_sha256(pred.get("origin_prompt")),
+            prediction=pred.get("prediction"),
+            extracted=_first(detail.get("pred")),
+            reference=_first(detail["answer"]) if "answer" in detail else pred.get("gold"),
+            scores=_scores(detail),
+        )
         if "choices" in pred:  # a log-likelihood test: every choice's score, for log-prob parity
-            line["prompt_sha256"] = prompt_sha256([pred.get("origin_prompt"), *(c["continuation"] for c in pred["choices"])])
-            line["chosen"] = pred.get("prediction")
-            line["choices"] = [{k: c[k] for k in ("label", "loglik", "n_tokens", "mean")} for c in pred["choices"]]
-        lines.append(line)
-    return lines
-
-
-def write_jsonl_atomic(path: Path, rows: Iterable[dict[str, Any]]) -> None:
-    atomic_write_text(path, "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows))
-
-
-def read_samples(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+            sample.prompt_sha256 = prompt_sha256([pred.get("origin_prompt"), *(c["continuation"] for c in pred["choices"])])
+            sample.chosen = pred.get("prediction")
+            sample.choices = [Choice(**{k: c[k] for k in ("label", "loglik", "n_tokens", "mean")}) for c in pred["choices"]]
+        samples.append(sample)
+    return samples

@@ -47,7 +47,7 @@ def device_description(settings: RunSettings) -> dict[str, Any]:
             raise UserError("device=npu needs torch_npu; install the torch-npu build that matches your CANN toolkit")
         described["name"] = "Ascend NPU (torch_npu)"
     else:
-        described["name"] = host_description()["cpu"]
+        described["name"] = host_description().cpu
     return described
 
 

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..models.progress import PROGRESS_ENV, read_count
+from ..results import RunDir
 from . import stops
 
 LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
@@ -33,17 +34,19 @@ def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] 
 
 
 def run_opencompass(
-    config_path: Path, run_dir: Path, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
+    run_dir: RunDir, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
     console: Console, extra_env: dict[str, str] | None = None, scratch_parent: Path | None = None,
 ) -> int:
     """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
-    log_path = run_dir / "logs" / "opencompass.log"
+    log_path = run_dir.opencompass_log
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress_file = run_dir / "logs" / "requests.progress"
+    progress_file = run_dir.progress_file
     progress_file.write_bytes(b"")
-    results_dir = run_dir / "results" / model_abbr
-    cmd = [sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", run_dir.name]
-    predictions_dir = run_dir / "predictions" / model_abbr
+    results_dir = run_dir.results_dir(model_abbr)
+    # OpenCompass's work dir is the run's parent and its "reuse" stamp the run folder's name,
+    # so it writes predictions/, results/, summary/ and logs/ into the run folder itself.
+    cmd = [sys.executable, "-c", LAUNCH, str(run_dir.plan_config), "-w", str(run_dir.path.parent), "-r", run_dir.path.name]
+    predictions_dir = run_dir.predictions_dir(model_abbr)
     with tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent) as scratch, open(log_path, "wb") as log:
         with stops.deferred():
             # Its own process group: a stop reaches OpenCompass (and its tasks) through us only,

@@ -35,9 +35,23 @@ from ..plan import (
     runs_code,
     write_config,
 )
-from ..plan.models import FAILED_REQUESTS
-from ..results import SAMPLES, DatasetOutcome, build_samples, read_manifest, read_outcomes, write_jsonl_atomic, write_manifest
-from ..results.manifest import MANIFEST, config_sha256, host_description, now_iso, package_versions
+from ..results import MANIFEST, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes
+from ..results.manifest import config_sha256, host_description, now_iso, package_versions
+from ..results.records import (
+    SCHEMA_VERSION,
+    DatasetRecord,
+    Environment,
+    Failure,
+    Generation,
+    Interruption,
+    LocalRunnerRecord,
+    LocalTarget,
+    ModelInfo,
+    ServerTarget,
+    Slice,
+    SlurmRunnerRecord,
+    ToolInfo,
+)
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
 from ..settings.run_settings import parse_settings
@@ -46,8 +60,6 @@ from .local_model import check_local_model, device_description, model_descriptio
 from .opencompass_runner import run_opencompass
 from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
 from .slurm import check_slurm, find_jobs, runner_config
-
-PLAN_CONFIG = "configs/benchmark_eval_plan.py"
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,7 @@ class RunResult:
 class _Prepared:
     """What the checks and the plan produced, before anything long starts."""
 
-    target: dict[str, Any]
+    target: ServerTarget | LocalTarget
     tokenizer: Path
     device_label: str
     datasets: list[dict[str, Any]]
@@ -75,15 +87,16 @@ def _prepare(settings: RunSettings) -> _Prepared:
     if settings.is_local:
         tokenizer = check_local_model(settings)
         compute = device_description(settings)
-        target = {"local": {**model_description(tokenizer), **compute, "hf_type": settings.hf_type,
-                            "tensor_parallel_size": settings.tensor_parallel_size}}
+        target: ServerTarget | LocalTarget = LocalTarget(**{
+            **model_description(tokenizer), **compute, "hf_type": settings.hf_type,
+            "tensor_parallel_size": settings.tensor_parallel_size})
         device_label = f"{compute['device']}: {compute['name']}"
         served = settings.model_name
     else:
         server = check_server(settings)
         tokenizer = resolve_tokenizer(settings, server)
-        target = {"server": {"url": server.url, "endpoints": settings.base_urls, "models": server.models,
-                             "root": server.root, "max_model_len": server.max_model_len, "vllm_version": server.version}}
+        target = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
+                              max_model_len=server.max_model_len, vllm_version=server.version)
         device_label = settings.device or "unknown (served remotely)"
         served = server.served_name
     if settings.runner == "slurm":
@@ -93,7 +106,7 @@ def _prepare(settings: RunSettings) -> _Prepared:
     return _Prepared(target, tokenizer, device_label, datasets, planned, data, served)
 
 
-def _new_run_dir(settings: RunSettings) -> Path:
+def _new_run_dir(settings: RunSettings) -> RunDir:
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     run_dir = parent / stamp
@@ -102,7 +115,7 @@ def _new_run_dir(settings: RunSettings) -> Path:
         run_dir = parent / f"{stamp}_{suffix}"
         suffix += 1
     run_dir.mkdir(parents=True)
-    return run_dir
+    return RunDir(run_dir)
 
 
 def run_evaluation(settings: RunSettings, console: Console | None = None) -> RunResult:
@@ -111,37 +124,38 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     prep = _prepare(settings)
     run_dir = _new_run_dir(settings)
     run_id = uuid.uuid4().hex[:12]
-    manifest: dict[str, Any] = {
-        "schema": 1,
-        "run_id": run_id,
-        "tool": {"name": "benchmark-eval", "version": __version__},
-        "status": "running",
-        "started_at": now_iso(),
-        "mode": settings.mode,
-        "model": {"name": settings.model_name, "served": prep.served_name, "abbr": settings.model_abbr,
-                  "tokenizer_path": str(prep.tokenizer)},
-        **prep.target,
-        "generation": {"max_out_len": settings.max_out_len, "temperature": settings.temperature,
-                       "max_seq_len": settings.max_seq_len, "batch_size": settings.batch_size},
-        "slice": {"subjects": list(settings.subjects or []), "limit": settings.limit},
-        "data_root": str(settings.data_root.resolve()),
-        "datasets": {
-            cfg["abbr"]: {"config": p.config_name, "subject": p.subject, "path": prep.data[p.abbr].path,
-                          "files": prep.data[p.abbr].files, "samples": prep.data[p.abbr].rows,
-                          "prompt_config_sha256": config_sha256(cfg)}
+    manifest = RunManifest(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        tool=ToolInfo(name="benchmark-eval", version=__version__),
+        status="running",
+        started_at=now_iso(),
+        mode=settings.mode,
+        model=ModelInfo(name=settings.model_name, served=prep.served_name, abbr=settings.model_abbr,
+                        tokenizer_path=str(prep.tokenizer)),
+        server=prep.target if isinstance(prep.target, ServerTarget) else None,
+        local=prep.target if isinstance(prep.target, LocalTarget) else None,
+        generation=Generation(max_out_len=settings.max_out_len, temperature=settings.temperature,
+                              max_seq_len=settings.max_seq_len, batch_size=settings.batch_size),
+        slice=Slice(subjects=list(settings.subjects or []), limit=settings.limit),
+        data_root=str(settings.data_root.resolve()),
+        datasets={
+            cfg["abbr"]: DatasetRecord(config=p.config_name, subject=p.subject, path=prep.data[p.abbr].path,
+                                       files=prep.data[p.abbr].files, samples=prep.data[p.abbr].rows,
+                                       prompt_config_sha256=config_sha256(cfg))
             for p, cfg in zip(prep.planned, prep.datasets)
         },
-        "environment": {"host": host_description(), "device": prep.device_label, "packages": package_versions()},
-        "settings": settings.model_dump(mode="json"),
-        "runner": _runner_record(settings),
-    }
+        environment=Environment(host=host_description(), device=prep.device_label, packages=package_versions()),
+        settings=settings.model_dump(mode="json"),
+        runner=_runner_record(settings),
+    )
     if any(runs_code(cfg) for cfg in prep.datasets):
         # Model-written programs run in the sandbox; record what it could enforce on this host.
-        manifest["sandbox"] = sandbox_protections()
+        manifest.sandbox = sandbox_protections()
     if prep.served_name != settings.model_name:
         console.print(f"model_name '{settings.model_name}' is this run's label: the server serves one model, "
                       f"'{prep.served_name}', and the requests go to it (run.json records both)")
-    write_manifest(run_dir, manifest)
+    run_dir.write_manifest(manifest)
     with _recording_stops(run_dir, manifest):
         model = model_config(settings, prep.tokenizer, run_dir, prep.served_name)
         if settings.runner == "slurm":
@@ -150,119 +164,124 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         else:
             config = build_config(prep.datasets, model, local_runner(INFER_TASK, in_process=not settings.is_local),
                                   local_runner(EVAL_TASK, in_process=True))
-        write_config(config, run_dir / PLAN_CONFIG)
+        write_config(config, run_dir.plan_config)
         return _execute(settings, prep, run_dir, manifest, console)
 
 
 @contextlib.contextmanager
-def _recording_stops(run_dir: Path, manifest: dict[str, Any]) -> Iterator[None]:
+def _recording_stops(run_dir: RunDir, manifest: RunManifest) -> Iterator[None]:
     """A stop signal from here on leaves run.json saying so: status interrupted, when, in which phase."""
     def mark(signum: int, phase: str | None = None) -> None:
-        manifest["status"] = "interrupted"
-        manifest["interrupted"] = {"at": now_iso(), "phase": phase or stops.current_phase(),
-                                   "signal": signal.Signals(signum).name}
-        write_manifest(run_dir, manifest)
+        manifest.status = "interrupted"
+        manifest.interrupted = Interruption(at=now_iso(), phase=phase or stops.current_phase(),
+                                            signal=signal.Signals(signum).name)
+        run_dir.write_manifest(manifest)
 
     stops.on_hard_stop(mark)
     try:
         yield
     except stops.Interrupted as stop:
         mark(stop.signum, stop.phase)
-        stop.run_dir = str(run_dir)
+        stop.run_dir = str(run_dir.path)
         raise
     finally:
         stops.on_hard_stop(None)
 
 
-def resume_evaluation(run_dir: Path, console: Console | None = None) -> RunResult:
+def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
     """Finish a run that stopped, in its own folder, re-using every answered request."""
     console = console or make_console()
-    run_dir = run_dir.resolve()
+    run_dir = RunDir(path.resolve())
+    not_ours = UserError(f"{run_dir.path} is not a run folder of benchmark-eval (no readable {MANIFEST}); "
+                         "give the folder a run printed, e.g. results/<model>/<type>/<stamp>")
+    status = run_dir.read_status()
+    if status is None:
+        raise not_ours
+    if status == "ok":
+        raise UserError(f"{run_dir.path} finished already (status ok); there is nothing to resume")
     try:
-        manifest = read_manifest(run_dir)
-        recorded = manifest["settings"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise UserError(f"{run_dir} is not a run folder of benchmark-eval (no readable {MANIFEST}); "
-                        "give the folder a run printed, e.g. results/<model>/<type>/<stamp>") from None
-    if manifest.get("status") == "ok":
-        raise UserError(f"{run_dir} finished already (status ok); there is nothing to resume")
-    if not (run_dir / PLAN_CONFIG).is_file():
-        raise UserError(f"{run_dir} has no {PLAN_CONFIG}; it stopped before its plan was written, start a new run")
-    settings = parse_settings(RunSettings, recorded)
+        manifest = run_dir.read_manifest()
+    except (OSError, ValueError):  # ValidationError is a ValueError
+        raise not_ours from None
+    if not run_dir.plan_config.is_file():
+        raise UserError(f"{run_dir.path} has no {run_dir.plan_config.relative_to(run_dir.path)}; "
+                        "it stopped before its plan was written, start a new run")
+    settings = parse_settings(RunSettings, manifest.settings or {})
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
     changed = [cfg["abbr"] for cfg in prep.datasets
-               if manifest["datasets"].get(cfg["abbr"], {}).get("prompt_config_sha256") != config_sha256(cfg)]
-    if changed or len(prep.datasets) != len(manifest["datasets"]):
-        raise UserError(f"the dataset configs changed since {run_dir} started ({', '.join(changed) or 'dataset list'}); "
+               if cfg["abbr"] not in manifest.datasets
+               or manifest.datasets[cfg["abbr"]].prompt_config_sha256 != config_sha256(cfg)]
+    if changed or len(prep.datasets) != len(manifest.datasets):
+        raise UserError(f"the dataset configs changed since {run_dir.path} started ({', '.join(changed) or 'dataset list'}); "
                         "resuming would mix two plans, start a new run")
-    manifest.setdefault("resumed_at", []).append(now_iso())
-    manifest["status"] = "running"
-    for stale_record in ("failures", "failed_requests", "interrupted"):  # this attempt records its own
-        manifest.pop(stale_record, None)
-    write_manifest(run_dir, manifest)
+    manifest.resumed_at = [*(manifest.resumed_at or []), now_iso()]
+    manifest.status = "running"
+    # this attempt records its own failures and stops
+    manifest.failures = manifest.failed_requests = manifest.interrupted = None
+    run_dir.write_manifest(manifest)
     with _recording_stops(run_dir, manifest):
-        for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest["datasets"])):
-            stale = run_dir / "results" / settings.model_abbr / f"{outcome.abbr}.json"
+        for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest.datasets)):
+            stale = run_dir.results(settings.model_abbr, outcome.abbr)
             if not outcome.ok and stale.exists():
                 stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
         return _execute(settings, prep, run_dir, manifest, console)
 
 
-def _execute(settings: RunSettings, prep: _Prepared, run_dir: Path, manifest: dict[str, Any], console: Console) -> RunResult:
-    (run_dir / FAILED_REQUESTS).unlink(missing_ok=True)
+def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: RunManifest, console: Console) -> RunResult:
+    run_dir.failed_requests.unlink(missing_ok=True)
     console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
-                  f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir}", soft_wrap=True)
+                  f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir.path}", soft_wrap=True)
     requests = sum(expected_requests(cfg, prep.data[cfg["abbr"]].rows) for cfg in prep.datasets)
     extra_env = device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {}
     # Slurm tasks read their parameter files from OpenCompass's folder: keep it where the nodes see it.
-    scratch_parent = run_dir if settings.runner == "slurm" else None
-    code = run_opencompass(run_dir / PLAN_CONFIG, run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
+    scratch_parent = run_dir.path if settings.runner == "slurm" else None
+    code = run_opencompass(run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
                            len(prep.datasets), console, extra_env=extra_env, scratch_parent=scratch_parent)
-    if settings.runner == "slurm":
-        manifest["runner"]["jobs"] = find_jobs(manifest["run_id"])
+    if isinstance(manifest.runner, SlurmRunnerRecord):
+        manifest.runner.jobs = find_jobs(manifest.run_id or "")
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
     failed = [o for o in outcomes if not o.ok]
-    manifest["finished_at"] = now_iso()
-    manifest["opencompass_exit_code"] = code
+    manifest.finished_at = now_iso()
+    manifest.opencompass_exit_code = code
     for outcome in outcomes:
-        manifest["datasets"][outcome.abbr]["metrics"] = outcome.metrics if outcome.ok else {}
+        manifest.datasets[outcome.abbr].metrics = outcome.metrics if outcome.ok else {}
     if failed or code != 0:
-        manifest["status"] = "failed"
-        manifest["failures"] = [{"dataset": o.abbr, "error": o.error, "log": o.log} for o in failed]
+        manifest.status = "failed"
+        manifest.failures = [Failure(dataset=o.abbr, error=o.error, log=o.log) for o in failed]
         requests_failed = _failed_requests(run_dir)
         if requests_failed:
-            manifest["failed_requests"] = requests_failed
-        write_manifest(run_dir, manifest)
+            manifest.failed_requests = requests_failed
+        run_dir.write_manifest(manifest)
         lines = "\n".join(f"  {o.abbr}: {o.error}; read {o.log}" for o in failed)
         if not failed:
-            lines = f"  OpenCompass exited with code {code}; read {run_dir / 'logs' / 'opencompass.log'}"
+            lines = f"  OpenCompass exited with code {code}; read {run_dir.opencompass_log}"
         if requests_failed:
             first = requests_failed[0]
             lines += (f"\n  {len(requests_failed)} request(s) failed for good, e.g. {first['path']}: {first['reason']}"
-                      f" (all in {run_dir / FAILED_REQUESTS})")
+                      f" (all in {run_dir.failed_requests})")
         raise EvaluationFailed(
-            f"{len(failed)} of {len(outcomes)} dataset(s) failed; no scores were recorded for them (run folder {run_dir}); "
-            f"when the cause is fixed, finish it with: benchmark-eval run --resume {run_dir} (or resume={run_dir} bash opencompass.sh)",
+            f"{len(failed)} of {len(outcomes)} dataset(s) failed; no scores were recorded for them (run folder {run_dir.path}); "
+            f"when the cause is fixed, finish it with: benchmark-eval run --resume {run_dir.path} (or resume={run_dir.path} bash opencompass.sh)",
             details=lines,
         )
     stops.set_phase("writing results")
-    samples = [line for o in outcomes for line in build_samples(run_dir, settings.model_abbr, o.abbr)]
-    write_jsonl_atomic(run_dir / SAMPLES, samples)
-    manifest["status"] = "ok"
-    manifest["samples"] = len(samples)
-    write_manifest(run_dir, manifest)
-    return RunResult(run_dir, outcomes)
+    samples = [sample for o in outcomes for sample in build_samples(run_dir, settings.model_abbr, o.abbr)]
+    run_dir.write_samples(samples)
+    manifest.status = "ok"
+    manifest.samples = len(samples)
+    run_dir.write_manifest(manifest)
+    return RunResult(run_dir.path, outcomes)
 
 
-def _runner_record(settings: RunSettings) -> dict[str, Any]:
+def _runner_record(settings: RunSettings) -> LocalRunnerRecord | SlurmRunnerRecord:
     if settings.runner == "local":
-        return {"type": "local"}
-    return {"type": "slurm", "partition": settings.partition, "quotatype": settings.quotatype, "qos": settings.qos,
-            "max_num_workers": settings.max_num_workers, "srun_args": list(settings.srun_args)}
+        return LocalRunnerRecord(type="local")
+    return SlurmRunnerRecord(type="slurm", partition=settings.partition, quotatype=settings.quotatype, qos=settings.qos,
+                        max_num_workers=settings.max_num_workers, srun_args=list(settings.srun_args))
 
 
-def _failed_requests(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / FAILED_REQUESTS
+def _failed_requests(run_dir: RunDir) -> list[dict[str, Any]]:
+    path = run_dir.failed_requests
     if not path.exists():
         return []
     unique: dict[str, dict[str, Any]] = {}

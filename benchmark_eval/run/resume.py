@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from ..results.manifest import read_manifest
+from ..results import RunDir
 from ..settings import RunSettings
 
 _LATEST = ("1", "true", "yes", "latest")
@@ -23,10 +23,7 @@ def find_run_to_resume(value: str, env: Mapping[str, str], flags: dict[str, Any]
     settings = RunSettings.from_env(env, **flags)
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
     for folder in sorted(parent.glob("*"), reverse=True):
-        try:
-            status = read_manifest(folder).get("status")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if status != "ok":
+        status = RunDir(folder).read_status()
+        if status is not None and status != "ok":
             return folder
     raise UserError(f"resume=1: no unfinished run under {parent}; start a new run (unset resume)")

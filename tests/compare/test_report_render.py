@@ -7,9 +7,12 @@ import subprocess
 from pathlib import Path
 
 import numpy as np
+import pytest
 from matplotlib import image
 
 from .test_compare_runs import _compare
+
+pytestmark = [pytest.mark.browser]
 
 
 def _has_colour(pixels: np.ndarray, hex_colour: str, tolerance: float = 0.03, minimum: int = 50) -> bool:

@@ -20,6 +20,8 @@ from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
 from .humaneval_catalogue import CATALOGUE, WRONG
 from .reference_humaneval import reference_outcomes
 
+pytestmark = [pytest.mark.sandbox]
+
 _COMPLETIONS = Path(__file__).with_name("data") / "humaneval_smollm2_completions.jsonl"
 
 

@@ -37,11 +37,11 @@ from benchmark_eval.plan import (
     prepare_dataset,
     write_config,
 )
-from benchmark_eval.results import build_samples
+from benchmark_eval.results import RunDir, build_samples
 from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env
 from benchmark_eval.settings import RunSettings
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.opencompass]
 
 _PREDICTIONS = Path(__file__).with_name("data") / "predictions"
 _SUBJECTS = {"mmlu": ("abstract_algebra", "high_school_geography", "college_physics"),
@@ -109,7 +109,7 @@ def test_per_sample_scores_equal_the_stock_evaluators(group: str, data_root: Pat
         abbr = ours_cfg["abbr"]
         ours_result = json.loads((ours_dir / "results" / model_abbr / f"{abbr}.json").read_text())
         stock_result = json.loads((stock_dir / "results" / model_abbr / f"{abbr}.json").read_text())
-        samples = build_samples(ours_dir, model_abbr, abbr)
+        samples = [s.model_dump() for s in build_samples(RunDir(ours_dir), model_abbr, abbr)]
         stock = _stock_per_sample(stock_cfg, stock_result, samples)
         assert len(samples) == len(stock) == len(ours_result["details"]) > 0
         for sample, expected in zip(samples, stock):

@@ -15,7 +15,7 @@ import pytest
 
 from benchmark_eval.models.continuation import ContinuationRequest, ContinuationScore
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
-from benchmark_eval.results.samples import read_samples
+from benchmark_eval.results import RunDir
 from benchmark_eval.run.server import ServerHandle
 
 from ..conftest import run_cli, run_dir_from, run_shim
@@ -57,7 +57,7 @@ def ppl_runs(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: pytes
 
 
 def _by_key(run_dir: Path) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(s["dataset"], s["id"]): s for s in read_samples(run_dir / "samples.jsonl")}
+    return {s.key: s.model_dump() for s in RunDir(run_dir).read_samples()}
 
 
 def test_three_backends_choose_the_same_answers_with_the_same_logliks(ppl_runs: dict[str, Path]) -> None:
@@ -171,6 +171,7 @@ def test_bf16_moves_logliks_measurably(ppl_runs: dict[str, Path]) -> None:
     assert sum(d > TOLERANCE for d in diffs) > len(diffs) // 2
 
 
+@pytest.mark.server  # starts vLLM's offline engine
 def test_offline_engine_dies_with_a_killed_caller() -> None:
     """OpenCompass's task process killed outright (a timeout, an OOM kill) must not leave the
     vLLM engine running: each holds gigabytes of memory."""

@@ -16,7 +16,7 @@ from benchmark_eval.run.server import ServerHandle
 
 from ..conftest import assert_same_answers, finished_run, run_cli
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.server, pytest.mark.opencompass]
 
 
 def _samples(server: ServerHandle, data_root: Path, results: Path, batch_size: int) -> bytes:

@@ -14,7 +14,7 @@ from benchmark_eval.run.server import ServerHandle
 from ..conftest import assert_one_line_error, finished_run, run_cli
 from ..fault_proxy import FaultProxy
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.server, pytest.mark.opencompass]
 
 SLICE = {"eval_datasets": "mmlu_gen", "subjects": "anatomy", "limit": "3", "max_out_len": "8", "batch_size": "4"}
 

@@ -13,6 +13,8 @@ from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
+pytestmark = [pytest.mark.server]
+
 
 def test_running_server_serves_the_demo_model(vllm_server: ServerHandle) -> None:
     models = httpx.get(f"{vllm_server.base_url}/v1/models", timeout=10).json()["data"]

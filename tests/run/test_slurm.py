@@ -14,6 +14,8 @@ from benchmark_eval.run.server import ServerHandle
 from ..conftest import assert_one_line_error, assert_same_answers, finished_run, run_cli
 from ..slurm_cluster import PARTITION, slurm_cluster
 
+pytestmark = [pytest.mark.slurm]
+
 
 def _env(server: ServerHandle, data_root: Path, results: Path, **extra: str) -> dict[str, str]:
     return {"service_port": server.base_url.rsplit(":", 1)[1], "model_name": server.served_model_name,

@@ -27,7 +27,7 @@ from benchmark_eval.run.server import ServerHandle
 
 from ..conftest import _CLASSIC, CLI, finished_run
 
-pytestmark = [pytest.mark.slow, pytest.mark.server]
+pytestmark = [pytest.mark.server, pytest.mark.opencompass]
 
 STOP_WITHIN_S = 15.0  # "a few seconds", with room for a loaded 2-core machine
 SLICE = {"eval_datasets": "mmlu_gen mmlu_ppl humaneval_gen", "subjects": "abstract_algebra", "limit": "4",

@@ -17,6 +17,8 @@ import pytest
 from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
 from benchmark_eval.sandbox import protections, run_program
 
+pytestmark = [pytest.mark.sandbox]
+
 MARKER = f"hostile-{uuid.uuid4().hex[:12]}"  # in the command line of anything a program leaves running
 
 

@@ -1,0 +1,193 @@
+"""The typed records a run leaves behind: run.json (`RunManifest`) and samples.jsonl (`Sample`).
+
+Everything that reads or writes a run folder goes through these models, so a key spelled
+wrongly on either side is a validation error, not a silent "-". run.json stays schema 1:
+run folders written before these models (docs/examples) load unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION: Literal[1] = 1
+
+#: running: OpenCompass may still be working; ok: every dataset scored and samples.jsonl written;
+#: failed: some dataset has no score; interrupted: a stop signal ended it (resume finishes it).
+RunStatus = Literal["running", "ok", "failed", "interrupted"]
+
+
+class _Record(BaseModel):
+    # forbid: an unknown key is a typo or a folder of another tool, never something to ignore.
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ToolInfo(_Record):
+    name: str
+    version: str
+
+
+class ModelInfo(_Record):
+    name: str
+    served: str | None = None  # what requests named, when `name` is only the run's label
+    abbr: str | None = None
+    tokenizer_path: str | None = None
+
+
+class ServerTarget(_Record):
+    """The OpenAI-compatible server that answered, as it described itself."""
+
+    url: str
+    endpoints: list[str]
+    models: list[str]
+    root: str | None = None
+    max_model_len: int | None = None
+    vllm_version: str | None = None
+
+
+class LocalTarget(BaseModel):
+    """Local weights: the folder, its config and the device(s); devices add their own facts."""
+
+    model_config = ConfigDict(extra="allow")
+    path: str
+    device: str
+    dtype: str | None = None
+    hf_type: str | None = None
+    tensor_parallel_size: int | None = None
+
+
+class Generation(_Record):
+    max_out_len: int
+    temperature: float
+    max_seq_len: int
+    batch_size: int
+
+
+class Slice(_Record):
+    subjects: list[str]
+    limit: int | None = None
+
+
+class DatasetRecord(_Record):
+    config: str
+    subject: str | None = None
+    path: str | None = None
+    files: dict[str, str]  # data file -> sha256
+    samples: int
+    prompt_config_sha256: str
+    metrics: dict[str, float] = Field(default_factory=dict)  # filled when the run finishes
+
+
+class Host(_Record):
+    hostname: str
+    platform: str
+    python: str
+    cpu: str
+    cpu_count: int | None = None
+
+
+class Environment(_Record):
+    host: Host | None = None
+    device: str | None = None
+    packages: dict[str, str] = Field(default_factory=dict)
+
+
+class LocalRunnerRecord(_Record):
+    type: Literal["local"]
+
+
+class SlurmRunnerRecord(_Record):
+    type: Literal["slurm"]
+    partition: str | None
+    quotatype: str | None
+    qos: str | None
+    max_num_workers: int
+    srun_args: list[str]
+    jobs: list[dict[str, Any]] | None = None  # sacct's view of each job, once the run has finished
+
+
+RunnerRecord = Annotated[LocalRunnerRecord | SlurmRunnerRecord, Field(discriminator="type")]
+
+
+class Failure(_Record):
+    dataset: str
+    error: str | None = None
+    log: str | None = None
+
+
+class Interruption(_Record):
+    at: str
+    phase: str
+    signal: str
+
+
+class RunManifest(_Record):
+    """run.json. What was never set is not written (a run folder from before a field existed
+    reads back and writes out as it was); a top-level record set to None is absent."""
+
+    schema_version: Literal[1] = Field(alias="schema")
+    run_id: str | None = None
+    tool: ToolInfo | None = None
+    status: RunStatus
+    started_at: str | None = None
+    mode: str | None = None
+    model: ModelInfo
+    server: ServerTarget | None = None  # the target is a server or local weights, never both
+    local: LocalTarget | None = None
+    generation: Generation | None = None
+    slice: Slice | None = None
+    data_root: str | None = None
+    datasets: dict[str, DatasetRecord]
+    environment: Environment = Field(default_factory=Environment)
+    settings: dict[str, Any] | None = None  # the RunSettings as given; resume re-parses them
+    runner: RunnerRecord | None = None
+    sandbox: dict[str, Any] | None = None  # the protections in force for model-written programs
+    resumed_at: list[str] | None = None
+    finished_at: str | None = None
+    opencompass_exit_code: int | None = None
+    failures: list[Failure] | None = None
+    failed_requests: list[dict[str, Any]] | None = None
+    interrupted: Interruption | None = None
+    samples: int | None = None  # lines in samples.jsonl, once written
+
+    def to_json(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
+        return json.dumps({k: v for k, v in data.items() if v is not None}, indent=2, ensure_ascii=False) + "\n"
+
+    def metrics(self, dataset: str) -> dict[str, float]:
+        record = self.datasets.get(dataset)
+        return dict(record.metrics) if record else {}
+
+
+class Choice(_Record):
+    """One answer option of a log-likelihood (PPL) item, scored by the shared rule."""
+
+    label: str | int
+    loglik: float
+    n_tokens: int
+    mean: float
+
+
+class Sample(_Record):
+    """One line of samples.jsonl: a scored sample, the unit every comparison pairs."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+    dataset: str
+    id: str
+    prompt_sha256: str  # of the exact prompt sent (for PPL: with every choice's continuation)
+    prediction: Any = None  # the raw model output
+    extracted: Any = None  # after OpenCompass's post-processing
+    reference: Any = None
+    scores: dict[str, float]  # correct (0/1), rouge1, ...: whatever the evaluator scored per sample
+    chosen: str | int | None = None  # PPL: the label with the highest log-likelihood
+    choices: list[Choice] | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.dataset, self.id
+
+    def to_json(self) -> str:
+        # exclude_unset: generative lines carry no chosen/choices keys at all, as always.
+        return json.dumps(self.model_dump(mode="json", exclude_unset=True), ensure_ascii=False, sort_keys=True)

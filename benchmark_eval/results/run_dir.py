@@ -1,0 +1,130 @@
+"""`RunDir`: every path inside a run folder, spelled once.
+
+A run folder is `results/<model>/<type>/<stamp>/`. Ours: run.json, samples.jsonl, the plan
+config, the request cache and its logs. OpenCompass's (it writes them because the plan names
+the folder as its work dir): predictions/, results/, summary/, logs/, configs/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ..fileio import atomic_write_text
+from .records import RunManifest, Sample
+
+MANIFEST = "run.json"
+SAMPLES = "samples.jsonl"
+PLAN_CONFIG = "configs/benchmark_eval_plan.py"
+REQUEST_CACHE = "cache/requests.sqlite"
+LOGS = "logs"
+FAILED_REQUESTS = f"{LOGS}/failed_requests.jsonl"  # one line per request whose retries ran out
+REQUEST_BATCHES = f"{LOGS}/request_batches.jsonl"  # one line per model call: requests, sent, cached
+
+
+@dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    # ours
+    @property
+    def manifest(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def samples(self) -> Path:
+        return self.path / SAMPLES
+
+    @property
+    def plan_config(self) -> Path:
+        return self.path / PLAN_CONFIG
+
+    @property
+    def request_cache(self) -> Path:
+        return self.path / REQUEST_CACHE
+
+    @property
+    def logs(self) -> Path:
+        return self.path / LOGS
+
+    @property
+    def failed_requests(self) -> Path:
+        return self.path / FAILED_REQUESTS
+
+    @property
+    def opencompass_log(self) -> Path:
+        return self.logs / "opencompass.log"
+
+    @property
+    def progress_file(self) -> Path:
+        return self.logs / "requests.progress"
+
+    @property
+    def compare_out(self) -> Path:
+        return self.path / "compare"
+
+    # OpenCompass's
+    @property
+    def summary(self) -> Path:
+        return self.path / "summary"
+
+    def predictions_dir(self, model_abbr: str) -> Path:
+        return self.path / "predictions" / model_abbr
+
+    def predictions(self, model_abbr: str, abbr: str) -> Path:
+        return self.predictions_dir(model_abbr) / f"{abbr}.json"
+
+    def results_dir(self, model_abbr: str) -> Path:
+        return self.path / "results" / model_abbr
+
+    def results(self, model_abbr: str, abbr: str) -> Path:
+        return self.results_dir(model_abbr) / f"{abbr}.json"
+
+    def infer_logs(self, model_abbr: str) -> Path:
+        return self.logs / "infer" / model_abbr
+
+    def eval_log(self, model_abbr: str, abbr: str) -> Path:
+        return self.logs / "eval" / model_abbr / f"{abbr}.out"
+
+    # reading and writing our records
+    def read_manifest(self) -> RunManifest:
+        """Raises OSError (no file), ValueError (not JSON) or ValidationError (not our record)."""
+        return RunManifest.model_validate_json(self.manifest.read_bytes())
+
+    def read_status(self) -> str | None:
+        """The status alone, from any run.json that has one (None: no readable status).
+        Deciding whether a run is finished needs no more than this."""
+        try:
+            status = json.loads(self.manifest.read_bytes()).get("status")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return status if isinstance(status, str) else None
+
+    def write_manifest(self, manifest: RunManifest) -> None:
+        atomic_write_text(self.manifest, manifest.to_json())
+
+    def write_samples(self, samples: Iterable[Sample]) -> None:
+        atomic_write_text(self.samples, "".join(sample.to_json() + "\n" for sample in samples))
+
+    def read_samples(self) -> list[Sample]:
+        """Raises SampleLineError naming the first line that is not a sample."""
+        out = []
+        with open(self.samples, encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    out.append(Sample.model_validate(json.loads(line)))
+                except (ValueError, ValidationError):
+                    raise SampleLineError(number) from None
+        return out
+
+
+class SampleLineError(ValueError):
+    def __init__(self, line: int) -> None:
+        super().__init__(f"line {line} is not a sample")
+        self.line = line

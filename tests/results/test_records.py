@@ -1,0 +1,104 @@
+"""The typed run records, on a real run folder: the demo run of 2026-11-22 (OpenCompass's
+predictions/, results/, summary/ and our run.json + samples.jsonl, as they were written), and
+the schema-1 runs in docs/examples written before these models existed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from benchmark_eval.paths import REPO_ROOT
+from benchmark_eval.results import RunDir, RunManifest, Sample, SampleLineError, build_samples, read_outcomes
+
+DEMO_RUN = RunDir(Path(__file__).parent / "data" / "demo-run")
+EXAMPLE_RUNS = sorted((REPO_ROOT / "docs" / "examples" / "runs").iterdir())
+
+
+def test_samples_are_rebuilt_byte_for_byte_from_opencompass_outputs(tmp_path: Path) -> None:
+    manifest = DEMO_RUN.read_manifest()
+    assert manifest.model.abbr is not None
+    samples = [s for abbr in manifest.datasets for s in build_samples(DEMO_RUN, manifest.model.abbr, abbr)]
+    out = RunDir(tmp_path)
+    out.write_samples(samples)
+    assert out.samples.read_bytes() == DEMO_RUN.samples.read_bytes()
+    assert len(samples) == manifest.samples
+    # generative lines carry no choice keys; log-likelihood lines carry every choice
+    ppl = [s for s in samples if s.dataset.endswith("_ppl")]
+    assert ppl and all(s.choices and s.chosen in {c.label for c in s.choices} for s in ppl)
+    assert all("choices" not in json.loads(s.to_json()) for s in samples if not s.dataset.endswith("_ppl"))
+
+
+def test_outcomes_read_the_scores_run_json_recorded() -> None:
+    manifest = DEMO_RUN.read_manifest()
+    assert manifest.model.abbr is not None
+    outcomes = read_outcomes(DEMO_RUN, manifest.model.abbr, list(manifest.datasets))
+    assert all(o.ok for o in outcomes)
+    assert {o.abbr: o.metrics for o in outcomes} == {abbr: d.metrics for abbr, d in manifest.datasets.items()}
+
+
+def test_a_dataset_without_results_is_a_failure_naming_its_log(tmp_path: Path) -> None:
+    shutil.copytree(DEMO_RUN.path, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    manifest = run.read_manifest()
+    assert manifest.model.abbr is not None
+    first = next(iter(manifest.datasets))
+    run.results(manifest.model.abbr, first).unlink()
+    [outcome] = read_outcomes(run, manifest.model.abbr, [first])
+    assert not outcome.ok and outcome.error == "no results (evaluation failed)"
+    assert outcome.log == str(run.opencompass_log)  # the eval task ran inside OpenCompass's process
+
+
+@pytest.mark.parametrize("folder", [DEMO_RUN.path, *EXAMPLE_RUNS], ids=lambda p: p.name)
+def test_schema_1_runs_load_and_round_trip(folder: Path) -> None:
+    """Folders written before the typed records (docs/examples) and after load alike, and
+    writing a loaded manifest back changes no value."""
+    raw = json.loads((folder / "run.json").read_text())
+    manifest = RunManifest.model_validate(raw)
+    assert manifest.schema_version == 1 and manifest.status == "ok"
+    assert json.loads(manifest.to_json()) == raw
+    samples = RunDir(folder).read_samples()
+    assert len(samples) == manifest.samples
+    assert [json.loads(s.to_json()) for s in samples] == [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize(("where", "edit"), [
+    ("top level", lambda m: m.update(satus=m.pop("status"))),
+    ("generation", lambda m: m["generation"].update(max_out_length=m["generation"].pop("max_out_len"))),
+    ("a dataset", lambda m: next(iter(m["datasets"].values())).update(prompt_sha="x")),
+    ("status", lambda m: m.update(status="done")),
+])
+def test_a_misspelled_or_unknown_key_is_refused(where: str, edit) -> None:  # type: ignore[no-untyped-def]
+    raw = json.loads(DEMO_RUN.manifest.read_text())
+    edit(raw)
+    with pytest.raises(ValidationError):
+        RunManifest.model_validate(raw)
+
+
+def test_status_is_read_alone_for_folders_that_are_not_whole_records(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    assert run.read_status() is None
+    run.manifest.write_text('{"status": "ok", "settings": {}}')
+    assert run.read_status() == "ok"
+    with pytest.raises(ValidationError):
+        run.read_manifest()
+    run.manifest.write_text("{not json")
+    assert run.read_status() is None
+
+
+def test_a_broken_samples_line_is_named(tmp_path: Path) -> None:
+    run = RunDir(tmp_path)
+    good = Sample(dataset="d", id="0", prompt_sha256="0" * 64, scores={"correct": 1.0})
+    run.samples.write_text(good.to_json() + "\n" + '{"dataset": "d", "id": "1"}\n')
+    with pytest.raises(SampleLineError) as error:
+        run.read_samples()
+    assert error.value.line == 2
+
+
+def test_numeric_ids_become_strings_and_only_set_fields_are_written() -> None:
+    sample = Sample.model_validate({"dataset": "d", "id": 7, "prompt_sha256": "p", "scores": {"correct": 1}})
+    assert sample.id == "7" and sample.key == ("d", "7")
+    assert json.loads(sample.to_json()) == {"dataset": "d", "id": "7", "prompt_sha256": "p", "scores": {"correct": 1.0}}
