@@ -3,10 +3,12 @@ import math
 import pytest
 
 from benchmark_eval.compare.logprob_parity import logprob_parity
+from benchmark_eval.results import Choice, Sample
 
 
-def _sample(chosen: str, logliks: dict[str, float]) -> dict:
-    return {"chosen": chosen, "choices": [{"label": k, "loglik": v, "n_tokens": 1} for k, v in logliks.items()]}
+def _sample(chosen: str, logliks: dict[str, float]) -> Sample:
+    return Sample(dataset="d", id="0", prompt_sha256="p", scores={}, chosen=chosen,
+                  choices=[Choice(label=k, loglik=v, n_tokens=1, mean=v) for k, v in logliks.items()])
 
 
 def test_identical_logliks_agree_fully() -> None:
@@ -29,4 +31,5 @@ def test_shifted_logliks_and_a_flipped_choice_are_measured() -> None:
 
 
 def test_generative_samples_have_no_parity() -> None:
-    assert logprob_parity([({"scores": {}}, {"scores": {}})]) is None
+    generated = Sample(dataset="d", id="0", prompt_sha256="p", scores={})
+    assert logprob_parity([(generated, generated)]) is None
