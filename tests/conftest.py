@@ -15,7 +15,7 @@ import pytest
 from benchmark_eval.demo.model import SERVED_NAME, is_ready
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
-from benchmark_eval.settings import ServerSettings
+from benchmark_eval.settings import ENV_VARS, ServerSettings
 
 CLI = [sys.executable, "-m", "benchmark_eval"]
 
@@ -82,11 +82,8 @@ def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float 
     return subprocess.run(runner + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 
 
-_CLASSIC = {"vllm_path", "host", "service_port", "max_out_len", "batch_size", "eval_datasets", "model_name",
-            "benchmark_type", "subjects", "limit", "COMPASS_DATA_CACHE", "tokenizer_path", "results_dir",
-            "hf_path", "model_path", "hf_type", "device", "hf_num_gpus", "dtype", "tp_size", "vllm_python", "max_seq_len",
-            "max_retries", "request_timeout", "resume", "endpoints", "runner", "partition", "quotatype", "qos",
-            "max_num_workers", "srun_args", "SLURM_CONF"}
+# Every env var a setting reads (declared on RunSettings' fields), plus resume and Slurm's config.
+_CLASSIC = {*ENV_VARS, "resume", "SLURM_CONF"}
 
 
 def run_dir_from(stdout: str) -> Path:

@@ -105,7 +105,7 @@ def check_file(path: Path, layout: Layout) -> int:
 
 
 def _location(cfg: dict[str, Any], root: Path) -> Path:
-    from opencompass.utils.datasets_info import DATASETS_MAPPING
+    from ..plugins.compat import DATASETS_MAPPING
 
     raw = str(cfg.get("path", ""))
     if os.path.isabs(raw):

@@ -10,18 +10,19 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from ..plugins.compat import in_process_runner
 from ..settings import RunSettings
 from .datasets import PlannedDataset, type_name
 
 # Stock evaluators replaced by ours (same aggregate metric, plus per-sample results).
 _EVALUATOR_SWAPS = {
-    "AccEvaluator": "benchmark_eval.evaluators.AccuracyEvaluator",
-    "RougeEvaluator": "benchmark_eval.evaluators.RougeEvaluator",
-    "HumanEvalEvaluator": "benchmark_eval.evaluators.HumanEvalEvaluator",
-    "AccwithDetailsEvaluator": "benchmark_eval.evaluators.AccuracyEvaluator",
+    "AccEvaluator": "benchmark_eval.plugins.evaluators.AccuracyEvaluator",
+    "RougeEvaluator": "benchmark_eval.plugins.evaluators.RougeEvaluator",
+    "HumanEvalEvaluator": "benchmark_eval.plugins.evaluators.HumanEvalEvaluator",
+    "AccwithDetailsEvaluator": "benchmark_eval.plugins.evaluators.AccuracyEvaluator",
 }
 # PPL tests are scored by continuation log-likelihood, the same rule on every backend.
-_INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.inferencers.ChoiceLoglikInferencer"}
+_INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.plugins.inferencers.ChoiceLoglikInferencer"}
 
 def prepare_dataset(planned: PlannedDataset, settings: RunSettings) -> dict[str, Any]:
     """The dataset config as it will run: our evaluators, the run's max_out_len."""
@@ -69,7 +70,9 @@ def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:
     device, so those run inside OpenCompass's own process, its tasks, evaluators and outputs
     unchanged. Local weights keep an inference process of their own (device pinning).
     """
-    return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": in_process, "task": dict(task)}
+    if in_process:
+        return in_process_runner(task)
+    return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": False, "task": dict(task)}
 
 
 def build_config(datasets: list[dict[str, Any]], model: dict[str, Any], infer_runner: dict[str, Any],

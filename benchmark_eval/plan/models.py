@@ -5,13 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..models.devices import runner_gpus
 from ..paths import vllm_python
+from ..plugins.compat import WHOLE_DATASET
+from ..plugins.models.devices import runner_gpus
 from ..results import RunDir
 from ..run.server import vllm_device_env
 from ..settings import RunSettings
-
-WHOLE_DATASET = 1_000_000
 
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
 API_META_TEMPLATE = {
@@ -24,7 +23,7 @@ API_META_TEMPLATE = {
 
 def api_model(settings: RunSettings, tokenizer_path: Path, run_dir: RunDir, served_name: str) -> dict[str, Any]:
     return {
-        "type": "benchmark_eval.models.vllm_api.VLLMApi",
+        "type": "benchmark_eval.plugins.models.vllm_api.VLLMApi",
         "abbr": settings.model_abbr,  # the label: results are filed under it
         "path": served_name,  # what the requests name
         "key": settings.api_key,
@@ -64,7 +63,7 @@ def _local_common(settings: RunSettings) -> dict[str, Any]:
 def hf_model(settings: RunSettings) -> dict[str, Any]:
     device = settings.device or "cpu"
     return {
-        "type": "benchmark_eval.models.hf_local.HFCausalLM",
+        "type": "benchmark_eval.plugins.models.hf_local.HFCausalLM",
         **_local_common(settings),
         "device": device,
         "num_devices": settings.num_devices,
@@ -75,7 +74,7 @@ def hf_model(settings: RunSettings) -> dict[str, Any]:
 def offline_model(settings: RunSettings) -> dict[str, Any]:
     device = settings.device or "cpu"
     return {
-        "type": "benchmark_eval.models.vllm_offline.VLLMOffline",
+        "type": "benchmark_eval.plugins.models.vllm_offline.VLLMOffline",
         **_local_common(settings),
         "vllm_python": str(settings.vllm_python or vllm_python()),
         "tensor_parallel_size": settings.tensor_parallel_size,

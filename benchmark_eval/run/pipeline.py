@@ -22,7 +22,6 @@ from rich.console import Console
 from .. import __version__
 from ..console import make_console
 from ..errors import EvaluationFailed, UserError
-from ..models.devices import device_env
 from ..plan import (
     EVAL_TASK,
     INFER_TASK,
@@ -35,6 +34,7 @@ from ..plan import (
     runs_code,
     write_config,
 )
+from ..plugins.models.devices import device_env
 from ..results import MANIFEST, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (

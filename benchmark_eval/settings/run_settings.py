@@ -16,78 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import UserError
 from ..paths import default_results_root
 
-#: env var (as users of the classic opencompass.sh know it) -> RunSettings field.
-ENV_VARS: dict[str, str] = {
-    "vllm_path": "mode",
-    "host": "host",
-    "service_port": "port",
-    "model_name": "model_name",
-    "eval_datasets": "datasets",
-    "max_out_len": "max_out_len",
-    "batch_size": "batch_size",
-    "benchmark_type": "benchmark_type",
-    "subjects": "subjects",
-    "limit": "limit",
-    "COMPASS_DATA_CACHE": "data_root",
-    "tokenizer_path": "tokenizer_path",
-    "api_key": "api_key",
-    "temperature": "temperature",
-    "results_dir": "results_root",
-    "request_timeout": "request_timeout",
-    "max_retries": "retries",
-    "endpoints": "endpoints",
-    "runner": "runner",
-    "partition": "partition",
-    "quotatype": "quotatype",
-    "qos": "qos",
-    "max_num_workers": "max_num_workers",
-    "srun_args": "srun_args",
-    "max_seq_len": "max_seq_len",
-    "hf_path": "model_path",
-    "model_path": "model_path",
-    "hf_type": "hf_type",
-    "device": "device",
-    "hf_num_gpus": "num_devices",
-    "dtype": "dtype",
-    "tp_size": "tensor_parallel_size",
-    "vllm_python": "vllm_python",
-}
-FIELD_TO_ENV: dict[str, str] = {}
-for _env, _field in ENV_VARS.items():
-    FIELD_TO_ENV.setdefault(_field, _env)  # hf_path names model_path in messages
-
 #: vllm_path values -> backend. vllm and vllm_ppl both use the running server (chat for
 #: generation, /v1/completions for log-likelihoods); offline runs vLLM's engine in-process.
 MODES = {"vllm": "vllm", "vllm_ppl": "vllm", "api": "vllm", "offline": "vllm_offline",
          "vllm_offline": "vllm_offline", "hf": "hf"}
 LOCAL_MODES = ("vllm_offline", "hf")
 
-# How to fix a bad value, per field; shown after what was wrong.
-_HINTS: dict[str, str] = {
-    "mode": "set vllm_path=vllm or vllm_ppl (the running server), vllm_path=offline (vLLM engine, no server), or hf_path=FOLDER (local weights)",
-    "model_path": "set hf_path (or model_path) to a local model folder with config.json",
-    "hf_type": "set hf_type=base or hf_type=chat (chat applies the model's chat template)",
-    "device": "set device=cpu, cuda or npu",
-    "num_devices": "set hf_num_gpus to a whole number >= 1",
-    "dtype": "set dtype=auto, float32, bfloat16 or float16",
-    "tensor_parallel_size": "set tp_size to a whole number >= 1",
-    "host": "set host to the server's host name or IP, e.g. host=127.0.0.1",
-    "port": "set service_port to the server's port, a whole number 1-65535, e.g. service_port=8000",
-    "model_name": "set model_name to the name the server serves (see GET /v1/models)",
-    "datasets": "set eval_datasets to OpenCompass dataset config names, e.g. eval_datasets='mmlu_gen ceval_gen'",
-    "max_out_len": "set max_out_len to a positive whole number, e.g. max_out_len=512",
-    "batch_size": "set batch_size to a positive whole number, e.g. batch_size=16",
-    "limit": "set limit to a positive whole number of samples per dataset, or leave it unset",
-    "temperature": "set temperature to a number >= 0 (0 = greedy, comparable across devices)",
-    "request_timeout": "set request_timeout to a positive number of seconds",
-    "endpoints": "set endpoints to servers of the same model as HOST:PORT, space- or comma-separated, e.g. endpoints='10.0.0.5:8000 10.0.0.6:8000'",
-    "runner": "set runner=local (this machine) or runner=slurm (OpenCompass's Slurm runner, srun)",
-    "max_num_workers": "set max_num_workers to a whole number >= 1 (Slurm jobs at once)",
-    "srun_args": "set srun_args to extra srun options, e.g. srun_args='--time=02:00:00 --account=eval'",
-    "retries": "set max_retries to a whole number >= 0 (retries per request after a transient failure)",
-    "max_seq_len": "set max_seq_len to a positive whole number of tokens",
-    "benchmark_type": "use letters, digits, '.', '_' or '-' only, e.g. benchmark_type=accuracy",
-}
+def setting(default: Any = ..., *, env: str, help: str, hint: str | None = None, flags: tuple[str, ...] = (),
+            also_env: tuple[str, ...] = (), **constraints: Any) -> Any:
+    """A RunSettings field with everything users see of it, said once: its classic env var
+    (`also_env`: older names that mean the same), the `benchmark-eval run` flag(s) (default
+    --ENV-NAME), the help text, and the hint that follows a bad value."""
+    extra = {"env": env, "also_env": list(also_env), "help": help, "hint": hint,
+             "flags": list(flags or ("--" + env.lower().replace("_", "-"),))}
+    return Field(default, json_schema_extra=extra, **constraints)
+
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -97,41 +40,78 @@ class RunSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["vllm", "vllm_offline", "hf"] = "vllm"
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    model_name: str = ""  # the served name over the API; local runs default to the folder's name
-    datasets: tuple[str, ...] = Field(min_length=1)
-    max_out_len: int = Field(512, gt=0)
-    batch_size: int = Field(16, gt=0)
-    max_seq_len: int = Field(2048, gt=0)
-    benchmark_type: str = "accuracy"
-    subjects: tuple[str, ...] | None = None
-    limit: int | None = Field(None, gt=0)
-    data_root: Path = Field(default_factory=Path.cwd)
-    tokenizer_path: Path | None = None
-    api_key: str = "EMPTY"
-    temperature: float = Field(0.0, ge=0)
-    results_root: Path = Field(default_factory=default_results_root)
-    request_timeout: float = Field(600.0, gt=0)
-    retries: int = Field(3, ge=0)  # per request, after a refused/reset connection, a timeout or a 5xx
+    mode: Literal["vllm", "vllm_offline", "hf"] = setting(
+        "vllm", env="vllm_path", flags=("--mode",),
+        help="vllm | vllm_ppl (the running server), offline (vLLM engine); hf_path alone selects local weights",
+        hint="set vllm_path=vllm or vllm_ppl (the running server), vllm_path=offline (vLLM engine, no server), or hf_path=FOLDER (local weights)")
+    host: str = setting("127.0.0.1", env="host", help="vLLM server host",
+                        hint="set host to the server's host name or IP, e.g. host=127.0.0.1")
+    port: int = setting(8000, env="service_port", flags=("--port",), help="vLLM server port", ge=1, le=65535,
+                        hint="set service_port to the server's port, a whole number 1-65535, e.g. service_port=8000")
+    # The served name over the API; local runs default to the folder's name.
+    model_name: str = setting("", env="model_name", help="the evaluation's name; the served model's name over the API",
+                              hint="set model_name to the name the server serves (see GET /v1/models)")
+    datasets: tuple[str, ...] = setting(
+        env="eval_datasets", flags=("--datasets",), min_length=1,
+        help="OpenCompass dataset configs, e.g. 'mmlu_gen ceval_gen'",
+        hint="set eval_datasets to OpenCompass dataset config names, e.g. eval_datasets='mmlu_gen ceval_gen'")
+    max_out_len: int = setting(512, env="max_out_len", help="max new tokens", gt=0,
+                               hint="set max_out_len to a positive whole number, e.g. max_out_len=512")
+    batch_size: int = setting(16, env="batch_size", help="requests in flight (API); prompts per batch (local)", gt=0,
+                              hint="set batch_size to a positive whole number, e.g. batch_size=16")
+    max_seq_len: int = setting(2048, env="max_seq_len", help="max prompt tokens", gt=0,
+                               hint="set max_seq_len to a positive whole number of tokens")
+    benchmark_type: str = setting("accuracy", env="benchmark_type", help="results sub-folder",
+                                  hint="use letters, digits, '.', '_' or '-' only, e.g. benchmark_type=accuracy")
+    subjects: tuple[str, ...] | None = setting(None, env="subjects", help="comma-separated subjects to keep")
+    limit: int | None = setting(None, env="limit", help="first N samples per dataset/subject", gt=0,
+                                hint="set limit to a positive whole number of samples per dataset, or leave it unset")
+    data_root: Path = setting(default_factory=Path.cwd, env="COMPASS_DATA_CACHE", flags=("--data-root",),
+                              help="data root holding data/")
+    tokenizer_path: Path | None = setting(None, env="tokenizer_path", help="local tokenizer folder")
+    api_key: str = setting("EMPTY", env="api_key", help="API key of the server")
+    temperature: float = setting(0.0, env="temperature", help="sampling temperature (0 = greedy)", ge=0,
+                                 hint="set temperature to a number >= 0 (0 = greedy, comparable across devices)")
+    results_root: Path = setting(default_factory=default_results_root, env="results_dir", help="results root")
+    request_timeout: float = setting(600.0, env="request_timeout", help="seconds per request", gt=0,
+                                     hint="set request_timeout to a positive number of seconds")
+    # Per request, after a refused/reset connection, a timeout or a 5xx.
+    retries: int = setting(3, env="max_retries", help="retries per request after a transient failure", ge=0,
+                           hint="set max_retries to a whole number >= 0 (retries per request after a transient failure)")
     # Several servers of the same model (HOST:PORT each); unset: host and port.
-    endpoints: tuple[str, ...] | None = None
+    endpoints: tuple[str, ...] | None = setting(
+        None, env="endpoints", help="several servers of one model, HOST:PORT each",
+        hint="set endpoints to servers of the same model as HOST:PORT, space- or comma-separated, e.g. endpoints='10.0.0.5:8000 10.0.0.6:8000'")
     # Where OpenCompass's tasks run: here, or through its Slurm runner (srun).
-    runner: Literal["local", "slurm"] = "local"
-    partition: str | None = None
-    quotatype: str | None = None
-    qos: str | None = None
-    max_num_workers: int = Field(4, ge=1)
-    srun_args: tuple[str, ...] = ()
+    runner: Literal["local", "slurm"] = setting(
+        "local", env="runner", help="local or slurm",
+        hint="set runner=local (this machine) or runner=slurm (OpenCompass's Slurm runner, srun)")
+    partition: str | None = setting(None, env="partition", help="Slurm partition")
+    quotatype: str | None = setting(None, env="quotatype", help="Slurm quota type")
+    qos: str | None = setting(None, env="qos", help="Slurm QOS")
+    max_num_workers: int = setting(4, env="max_num_workers", help="Slurm jobs at once", ge=1,
+                                   hint="set max_num_workers to a whole number >= 1 (Slurm jobs at once)")
+    srun_args: tuple[str, ...] = setting(
+        (), env="srun_args", help="extra srun options",
+        hint="set srun_args to extra srun options, e.g. srun_args='--time=02:00:00 --account=eval'")
     # Local weights (hf) and vLLM offline:
-    model_path: Path | None = None
-    hf_type: Literal["base", "chat"] = "chat"
-    device: str | None = None  # cpu, cuda or npu for local weights; over the API a label for run.json
-    num_devices: int = Field(1, ge=1)
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    tensor_parallel_size: int = Field(1, ge=1)
-    vllm_python: Path | None = None
+    model_path: Path | None = setting(None, env="hf_path", also_env=("model_path",), flags=("--hf-path", "--model-path"),
+                                      help="local model folder: runs on local weights",
+                                      hint="set hf_path (or model_path) to a local model folder with config.json")
+    hf_type: Literal["base", "chat"] = setting(
+        "chat", env="hf_type", help="base or chat",
+        hint="set hf_type=base or hf_type=chat (chat applies the model's chat template)")
+    # cpu, cuda or npu for local weights; over the API a label for run.json.
+    device: str | None = setting(None, env="device", help="cpu, cuda or npu for local weights; over the API a label for run.json",
+                                 hint="set device=cpu, cuda or npu")
+    num_devices: int = setting(1, env="hf_num_gpus", help="devices for local weights", ge=1,
+                               hint="set hf_num_gpus to a whole number >= 1")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = setting(
+        "auto", env="dtype", help="auto, float32, bfloat16, float16 for local weights",
+        hint="set dtype=auto, float32, bfloat16 or float16")
+    tensor_parallel_size: int = setting(1, env="tp_size", flags=("--tp-size", "--tp"), help="tensor parallel size for vLLM offline",
+                                        ge=1, hint="set tp_size to a whole number >= 1")
+    vllm_python: Path | None = setting(None, env="vllm_python", help="the interpreter with vLLM (vLLM offline)")
 
     @field_validator("mode", mode="before")
     @classmethod
@@ -237,6 +217,28 @@ class RunSettings(BaseModel):
                 values[field] = raw  # an explicitly empty model name is an error, not a default
         values.update({k: v for k, v in overrides.items() if v is not None})
         return parse_settings(cls, values)
+
+
+def _declared(field: str, key: str) -> Any:
+    extra = RunSettings.model_fields[field].json_schema_extra
+    assert isinstance(extra, dict)
+    return extra[key]
+
+
+#: env var (as users of the classic opencompass.sh know it) -> RunSettings field.
+ENV_VARS: dict[str, str] = {env: field for field in RunSettings.model_fields
+                            for env in (_declared(field, "env"), *_declared(field, "also_env"))}
+#: RunSettings field -> the env var that names it in messages (hf_path, not model_path).
+FIELD_TO_ENV: dict[str, str] = {field: _declared(field, "env") for field in RunSettings.model_fields}
+#: How to fix a bad value, per field; shown after what was wrong.
+_HINTS: dict[str, str] = {field: _declared(field, "hint") for field in RunSettings.model_fields
+                          if _declared(field, "hint")}
+
+
+def cli_options() -> list[tuple[str, list[str], str]]:
+    """(field, flags, help) of every setting, for `benchmark-eval run`."""
+    return [(field, _declared(field, "flags"), f"{_declared(field, 'help')} (env {_declared(field, 'env')})")
+            for field in RunSettings.model_fields]
 
 
 def split_words(value: str) -> tuple[str, ...]:

@@ -1,7 +1,7 @@
 """vLLM's offline engine behind a line protocol, run in the vLLM environment.
 
 vLLM and OpenCompass cannot share an environment (their transformers pins differ), so the
-OpenCompass model class `benchmark_eval.models.vllm_offline.VLLMOffline` starts this file
+OpenCompass model class `benchmark_eval.plugins.models.vllm_offline.VLLMOffline` starts this file
 with the vLLM interpreter and talks JSON lines to it. It is run by path and imports nothing
 of benchmark_eval, only the standard library and vLLM.
 

@@ -32,8 +32,8 @@ def test_prepared_config_uses_our_evaluators_and_max_out_len() -> None:
     planned = plan_datasets(("mmlu_gen", "Xsum_gen", "humaneval_gen"), ("anatomy",))
     cfgs = [prepare_dataset(p, settings) for p in planned]
     evaluators = [c["eval_cfg"]["evaluator"]["type"] for c in cfgs]
-    assert evaluators == ["benchmark_eval.evaluators.AccuracyEvaluator", "benchmark_eval.evaluators.RougeEvaluator",
-                          "benchmark_eval.evaluators.HumanEvalEvaluator"]
+    assert evaluators == ["benchmark_eval.plugins.evaluators.AccuracyEvaluator", "benchmark_eval.plugins.evaluators.RougeEvaluator",
+                          "benchmark_eval.plugins.evaluators.HumanEvalEvaluator"]
     assert all(c["infer_cfg"]["inferencer"]["max_out_len"] == 33 for c in cfgs)
 
 
@@ -44,8 +44,8 @@ def test_ppl_configs_use_the_shared_loglik_inferencer_and_their_own_abbrs() -> N
     planned = plan_datasets(("mmlu_ppl", "mmlu_gen"), ("anatomy",), 2)
     assert [p.abbr for p in planned] == ["lukaemon_mmlu_anatomy_ppl", "lukaemon_mmlu_anatomy"]
     ppl, gen = (prepare_dataset(p, settings) for p in planned)
-    assert ppl["infer_cfg"]["inferencer"]["type"] == "benchmark_eval.inferencers.ChoiceLoglikInferencer"
-    assert ppl["eval_cfg"]["evaluator"]["type"] == "benchmark_eval.evaluators.AccuracyEvaluator"
+    assert ppl["infer_cfg"]["inferencer"]["type"] == "benchmark_eval.plugins.inferencers.ChoiceLoglikInferencer"
+    assert ppl["eval_cfg"]["evaluator"]["type"] == "benchmark_eval.plugins.evaluators.AccuracyEvaluator"
     assert is_loglik(ppl) and not is_loglik(gen)
     assert expected_requests(ppl, 2) == 8 and expected_requests(gen, 2) == 2
 
@@ -53,3 +53,21 @@ def test_ppl_configs_use_the_shared_loglik_inferencer_and_their_own_abbrs() -> N
 def test_two_configs_defining_one_dataset_are_refused() -> None:
     with pytest.raises(UserError, match="mmlu_gen and mmlu_gen_4d595a both define dataset lukaemon_mmlu_anatomy"):
         plan_datasets(("mmlu_gen", "mmlu_gen_4d595a"), ("anatomy",))
+
+
+def test_prompt_config_hashes_are_those_of_runs_already_made() -> None:
+    """The demo run recorded in tests/results/data (made before our OpenCompass classes moved into
+    benchmark_eval.plugins) is planned again: every dataset's prompt_config_sha256 is the same, so
+    runs made before and after compare as the same inputs."""
+    from benchmark_eval.results import RunDir
+    from benchmark_eval.results.manifest import config_sha256
+    from benchmark_eval.settings.run_settings import parse_settings
+
+    from ..results.test_records import DEMO_RUN
+
+    manifest = RunDir(DEMO_RUN.path).read_manifest()
+    settings = parse_settings(RunSettings, manifest.settings or {})
+    planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
+    hashes = {p.abbr: config_sha256(prepare_dataset(p, settings)) for p in planned}
+    assert any(abbr.endswith("_ppl") for abbr in hashes)  # the inferencer's dotted name is in these
+    assert hashes == {abbr: d.prompt_config_sha256 for abbr, d in manifest.datasets.items()}

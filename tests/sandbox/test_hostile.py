@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
+from benchmark_eval.plugins.evaluators.humaneval import HumanEvalEvaluator
 from benchmark_eval.sandbox import protections, run_program
 
 pytestmark = [pytest.mark.sandbox]
@@ -215,7 +215,7 @@ def test_an_interpreter_under_tmp_stays_usable(tmp_path: Path) -> None:
 def test_a_broken_sandbox_is_no_score(monkeypatch: pytest.MonkeyPatch) -> None:
     from functools import partial
 
-    from benchmark_eval.evaluators import humaneval
+    from benchmark_eval.plugins.evaluators import humaneval
 
     broken = run_program("pass\n", python="/no/such/python")
     assert not broken.passed and broken.setup_error and "No such file" in broken.setup_error

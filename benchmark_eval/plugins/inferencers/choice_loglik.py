@@ -4,7 +4,7 @@
 model class (padding, which tokens are averaged). This inferencer builds the same prompts
 with the dataset's own retriever and templates, splits each item into shared context and
 per-choice continuation, and asks the model for the continuation log-likelihoods under the
-one rule in `benchmark_eval.models.continuation`. All items of a dataset go to the model at
+one rule in `benchmark_eval.plugins.models.continuation`. All items of a dataset go to the model at
 once, so an API backend can keep the server busy across the whole dataset.
 """
 
@@ -14,8 +14,9 @@ import os
 from typing import Any
 
 from opencompass.models.base import LMTemplateParser
-from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer, dump_results_dict
+from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer
 
+from ..compat import dump_results_dict
 from ..models.continuation import ContinuationRequest, split_choices
 
 # Plain text for every backend: a chat meta template must not change what PPL scores.

@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-from benchmark_eval.models.continuation import ContinuationRequest, ContinuationScore
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
+from benchmark_eval.plugins.models.continuation import ContinuationRequest, ContinuationScore
 from benchmark_eval.results import RunDir
 from benchmark_eval.run.server import ServerHandle
 
-from ..conftest import run_cli, run_dir_from, run_shim
+from ...conftest import run_cli, run_dir_from, run_shim
 
 SLICE = {"eval_datasets": "mmlu_ppl ceval_ppl", "subjects": "abstract_algebra,computer_network",
          "limit": "4", "dtype": "float32"}
@@ -106,16 +106,16 @@ def _score_in_subprocess(kind: str, options: dict[str, Any], batch_sizes: list[i
     """Score with a model class as OpenCompass's task process would (its own process)."""
     script = """
 import json, sys
-from benchmark_eval.models.continuation import ContinuationRequest
+from benchmark_eval.plugins.models.continuation import ContinuationRequest
 payload = json.loads(sys.stdin.read())
 requests = [ContinuationRequest(**r) for r in payload["requests"]]
 kind = payload["kind"]
 if kind == "api":
-    from benchmark_eval.models.vllm_api import VLLMApi as Model
+    from benchmark_eval.plugins.models.vllm_api import VLLMApi as Model
 elif kind == "offline":
-    from benchmark_eval.models.vllm_offline import VLLMOffline as Model
+    from benchmark_eval.plugins.models.vllm_offline import VLLMOffline as Model
 else:
-    from benchmark_eval.models.hf_local import HFCausalLM as Model
+    from benchmark_eval.plugins.models.hf_local import HFCausalLM as Model
 model = Model(**payload["options"])
 out = []
 for size in payload["batch_sizes"]:
@@ -176,7 +176,7 @@ def test_offline_engine_dies_with_a_killed_caller() -> None:
     """OpenCompass's task process killed outright (a timeout, an OOM kill) must not leave the
     vLLM engine running: each holds gigabytes of memory."""
     code = (
-        "from benchmark_eval.models.vllm_offline import VLLMOffline\n"
+        "from benchmark_eval.plugins.models.vllm_offline import VLLMOffline\n"
         f"m = VLLMOffline({str(demo_model_dir())!r}, vllm_python={str(vllm_python())!r}, dtype='float32', device='cpu', "
         "env={'VLLM_CPU_KVCACHE_SPACE': '2'})\n"
         "print(m._engine.pid, flush=True)\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.models.api_client import ApiClient, RequestFailed
+from benchmark_eval.plugins.models.api_client import ApiClient, RequestFailed
 from benchmark_eval.run.server import ServerHandle, free_port
 
 

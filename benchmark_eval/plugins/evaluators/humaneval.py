@@ -14,7 +14,7 @@ from typing import Any
 
 from opencompass.openicl.icl_evaluator import BaseEvaluator
 
-from ..sandbox import SandboxLimits, run_program
+from ...sandbox import SandboxLimits, run_program
 
 _PROBLEM_KEYS = ("task_id", "prompt", "test", "entry_point")
 _START_SECONDS = 1.0

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 from opencompass.models.base import LMTemplateParser
 from opencompass.models.base_api import APITemplateParser
-from opencompass.models.huggingface_above_v4_33 import _convert_chat_messages
+
+from ..compat import convert_chat_messages
 
 HFType = Literal["base", "chat"]
 
@@ -26,7 +27,7 @@ def template_parser(hf_type: HFType) -> Any:
 def generation_ids(tokenizer: Any, inputs: list[Any], hf_type: HFType) -> list[list[int]]:
     if hf_type == "chat":
         texts = [tokenizer.apply_chat_template(m, add_generation_prompt=True, tokenize=False)
-                 for m in _convert_chat_messages(inputs)]
+                 for m in convert_chat_messages(inputs)]
         # The template already holds any special tokens.
         return [list(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     return [list(tokenizer(t if isinstance(t, str) else LMTemplateParser().parse_template(t, mode="gen"),

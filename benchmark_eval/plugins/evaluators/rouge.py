@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import evaluate
 from opencompass.openicl.icl_evaluator import RougeEvaluator as StockRougeEvaluator
-from opencompass.openicl.icl_evaluator import icl_hf_evaluator
+
+from ..compat import bundled_metric, rouge_inputs
 
 
 class RougeEvaluator(StockRougeEvaluator):
@@ -17,9 +17,8 @@ class RougeEvaluator(StockRougeEvaluator):
         if len(predictions) != len(references):
             return {"error": "predictions and references have different lengths"}
         # The stock class loads OpenCompass's bundled copy of the metric (no hub access).
-        local = os.path.join(os.path.dirname(icl_hf_evaluator.__file__), "hf_metrics", "rouge.py")
-        per_sample = evaluate.load(local).compute(
-            **self._preprocess(predictions, references), use_aggregator=False
+        per_sample = evaluate.load(bundled_metric("rouge")).compute(
+            **rouge_inputs(self, predictions, references), use_aggregator=False
         )
         keys = sorted(per_sample)
         # The stock aggregate is a bootstrap median of means (a random estimate of the

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmark_eval.evaluators.humaneval import HumanEvalEvaluator
+from benchmark_eval.plugins.evaluators.humaneval import HumanEvalEvaluator
 
 from .humaneval_catalogue import CATALOGUE, WRONG
 from .reference_humaneval import reference_outcomes

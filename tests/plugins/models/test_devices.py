@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from benchmark_eval.models.devices import DeviceUnavailable, device_env, prepare_device, runner_gpus
+from benchmark_eval.plugins.models.devices import DeviceUnavailable, device_env, prepare_device, runner_gpus
 
 
 def test_npu_imports_torch_npu_and_routes_cuda_calls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,7 +21,7 @@ def test_npu_imports_torch_npu_and_routes_cuda_calls(monkeypatch: pytest.MonkeyP
         imported.append(name)
         return real_import(name, package)
 
-    monkeypatch.setattr("benchmark_eval.models.devices.importlib.import_module", tracking)
+    monkeypatch.setattr("benchmark_eval.plugins.models.devices.importlib.import_module", tracking)
     assert prepare_device("npu") == "npu"
     assert imported == ["torch_npu", "torch_npu.contrib.transfer_to_npu"]
 

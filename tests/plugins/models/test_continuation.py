@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from benchmark_eval.models.continuation import ContinuationRequest, score_from_logprobs, split_choices, tokenize_request
-from benchmark_eval.models.tokenizers import load_tokenizer
 from benchmark_eval.paths import demo_model_dir
+from benchmark_eval.plugins.models.continuation import ContinuationRequest, score_from_logprobs, split_choices, tokenize_request
+from benchmark_eval.plugins.models.tokenizers import load_tokenizer
 
 
 def test_split_moves_trailing_space_onto_the_answers() -> None:

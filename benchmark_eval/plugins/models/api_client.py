@@ -27,9 +27,9 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ..fileio import append_jsonl
-from ..results.run_dir import FAILED_REQUESTS as FAILED_REQUESTS_PATH
-from ..results.run_dir import REQUEST_BATCHES as REQUEST_BATCHES_PATH
+from ...fileio import append_jsonl
+from ...results.run_dir import FAILED_REQUESTS as FAILED_REQUESTS_PATH
+from ...results.run_dir import REQUEST_BATCHES as REQUEST_BATCHES_PATH
 
 # The files go into `log_dir` (the run folder's logs/), under the names RunDir gives them.
 FAILED_REQUESTS = Path(FAILED_REQUESTS_PATH).name

@@ -1,1 +1,0 @@
-"""OpenCompass model classes of ours (referenced by dotted path from generated configs)."""

@@ -1,0 +1,85 @@
+"""Every OpenCompass symbol and behaviour we rely on that is not its public API, in one place.
+
+Pinned to OpenCompass 0.5.4 (requirements/evaluator.lock). Each entry here has a contract test
+in tests/plugins/test_compat.py that runs in milliseconds, so an OpenCompass upgrade that
+moves or changes one fails there first, with the symbol's name, not forty minutes into a run.
+Nothing else in the package imports a private OpenCompass name.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from opencompass.models.huggingface_above_v4_33 import _convert_chat_messages
+from opencompass.models.openai_api import OpenAI
+from opencompass.openicl.icl_evaluator import icl_hf_evaluator
+from opencompass.openicl.icl_inferencer.icl_base_inferencer import dump_results_dict as _dump_results_dict
+from opencompass.utils.datasets_info import DATASETS_MAPPING
+from opencompass.utils.logging import get_logger
+
+OPENCOMPASS_VERSION = "0.5.4"
+
+__all__ = ["DATASETS_MAPPING", "OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
+           "convert_chat_messages", "dump_results_dict", "in_process_runner", "rouge_inputs"]
+
+#: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
+#: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
+#: call, and our client keeps the user's batch_size requests in flight across it.
+WHOLE_DATASET = 1_000_000
+
+
+#: DATASETS_MAPPING: dataset `path` names ("opencompass/mmlu") -> their folder under the data root,
+#: as OpenCompass's get_data_path resolves them offline.
+
+
+def in_process_runner(task: dict[str, Any]) -> dict[str, Any]:
+    """OpenCompass's LocalRunner in its `debug` mode: every task runs inside OpenCompass's own
+    process, one after another, instead of a Python start per task (seconds each)."""
+    return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": True, "task": dict(task)}
+
+
+def convert_chat_messages(inputs: list[Any]) -> list[list[dict[str, str]]]:
+    """OpenCompass's prompts (str or PromptList) -> chat messages, as its HF chat models build them."""
+    messages: list[list[dict[str, str]]] = _convert_chat_messages(inputs)
+    return messages
+
+
+def dump_results_dict(results: dict[str, Any], path: str) -> None:
+    """Write predictions the way OpenCompass's inferencers write them (the eval task reads them)."""
+    _dump_results_dict(results, path)
+
+
+def bundled_metric(name: str) -> str:
+    """The copy of a Hugging Face `evaluate` metric that OpenCompass ships (no hub access)."""
+    return os.path.join(os.path.dirname(icl_hf_evaluator.__file__), "hf_metrics", f"{name}.py")
+
+
+def rouge_inputs(evaluator: Any, predictions: list[Any], references: list[Any]) -> dict[str, Any]:
+    """What OpenCompass's RougeEvaluator hands the metric: its own preprocessing of both sides."""
+    inputs: dict[str, Any] = evaluator._preprocess(predictions, references)
+    return inputs
+
+
+class ChatMessages:
+    """OpenCompass's OpenAI-class conversion of a prompt into chat messages, with its
+    truncation and max_out_len adjustment, without an OpenAI client: the server model class
+    (VLLMApi) sends its own requests, so the bodies stay exactly the stock ones."""
+
+    def __init__(self, get_token_len: Callable[[str], int], mode: str = "none") -> None:
+        # The methods used below need only these attributes of an OpenAI instance; building
+        # one for real would load a tokenizer and want an API key.
+        sdk = OpenAI.__new__(OpenAI)
+        sdk.logger = get_logger()
+        sdk.get_token_len = get_token_len
+        sdk.image_format = None
+        sdk.image_min_edge = None
+        self._sdk = sdk
+        self.mode = mode
+
+    def build(self, prompt: Any, max_out_len: int, max_seq_len: int) -> tuple[list[dict[str, Any]], int]:
+        """The request's messages and the max_out_len that still fits max_seq_len."""
+        messages, max_out_len = self._sdk._preprocess_messages(prompt, max_out_len, max_seq_len, self.mode,
+                                                               self._sdk.get_token_len)
+        return self._sdk._messages_to_chat_completions(messages), max_out_len

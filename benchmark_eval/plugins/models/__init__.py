@@ -1,0 +1,1 @@
+"""OpenCompass model classes of ours, one per backend, and the helpers they share."""

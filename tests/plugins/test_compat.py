@@ -1,0 +1,98 @@
+"""Contract tests for every OpenCompass symbol and behaviour that is not its public API
+(benchmark_eval/plugins/compat.py): an OpenCompass upgrade that changes one fails here, in
+seconds, naming it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+from opencompass.models import OpenAISDK
+from opencompass.openicl.icl_evaluator import RougeEvaluator
+from opencompass.openicl.icl_inferencer import GenInferencer
+from opencompass.runners import LocalRunner
+from opencompass.utils.prompt import PromptList
+
+from benchmark_eval.demo.model import is_ready
+from benchmark_eval.paths import demo_model_dir
+from benchmark_eval.plugins import compat
+from benchmark_eval.plugins.models.vllm_api import VLLMApi
+
+
+def test_the_pinned_opencompass_is_installed() -> None:
+    assert importlib.metadata.version("opencompass") == compat.OPENCOMPASS_VERSION
+
+
+def _prompts() -> list[object]:
+    chat = PromptList([{"role": "SYSTEM", "prompt": "Answer briefly."}, {"role": "HUMAN", "prompt": "2+2?"},
+                       {"role": "BOT", "prompt": "4"}, {"role": "HUMAN", "prompt": "And 3+3?"}])
+    return ["What is the capital of France?", chat, "word " * 3000]
+
+
+@pytest.fixture(scope="module")
+def stock_sdk() -> OpenAISDK:
+    assert is_ready(), "the demo model is missing: run bash install.sh"
+    return OpenAISDK(path="m", key="EMPTY", openai_api_base="http://127.0.0.1:9/v1",
+                     tokenizer_path=str(demo_model_dir()), max_seq_len=2048)
+
+
+@pytest.mark.parametrize("mode", ["none", "rear"])
+def test_chat_messages_are_the_stock_openai_sdk_requests(stock_sdk: OpenAISDK, mode: str) -> None:
+    """VLLMApi builds its chat bodies without OpenAISDK's client; the messages and the adjusted
+    max_out_len must be exactly what a fully built OpenAISDK would send."""
+    ours = VLLMApi(path="m", openai_api_base="http://127.0.0.1:9/v1", tokenizer_path=str(demo_model_dir()))
+    ours.messages.mode = stock_sdk.mode = mode
+    for prompt in _prompts():
+        assert ours.get_token_len(str(prompt)) == stock_sdk.get_token_len(str(prompt))
+        if mode == "none" and isinstance(prompt, str) and prompt.startswith("word"):
+            with pytest.raises(ValueError, match="exceeds max_seq_len"):
+                ours.messages.build(prompt, 64, 2048)
+            continue
+        stock_messages, stock_len = stock_sdk._preprocess_messages(
+            prompt.copy() if isinstance(prompt, PromptList) else prompt, 64, 2048, mode, stock_sdk.get_token_len)
+        messages, max_out_len = ours.messages.build(prompt.copy() if isinstance(prompt, PromptList) else prompt, 64, 2048)
+        assert messages == stock_sdk._messages_to_chat_completions(stock_messages)
+        assert max_out_len == stock_len
+
+
+def test_chat_messages_convert_roles() -> None:
+    [messages] = compat.convert_chat_messages([_prompts()[1]])
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert messages[-1]["content"] == "And 3+3?"
+
+
+def test_dump_results_dict_writes_what_the_eval_task_reads(tmp_path: Path) -> None:
+    results = {"0": {"origin_prompt": "q", "prediction": "é", "choices": [{"label": "A", "loglik": -1.5}]}}
+    compat.dump_results_dict(results, str(tmp_path / "predictions.json"))
+    assert json.loads((tmp_path / "predictions.json").read_text(encoding="utf-8")) == results
+
+
+def test_rouge_metric_and_its_inputs() -> None:
+    assert Path(compat.bundled_metric("rouge")).is_file()
+    inputs = compat.rouge_inputs(RougeEvaluator(), ["The cat sat."], ["A cat sat down."])
+    assert set(inputs) == {"predictions", "references"}
+    assert len(inputs["predictions"]) == len(inputs["references"]) == 1
+
+
+def test_datasets_mapping_names_the_offline_folders() -> None:
+    assert compat.DATASETS_MAPPING["opencompass/mmlu"]["local"].rstrip("/").endswith("data/mmlu")
+    assert compat.DATASETS_MAPPING["opencompass/ceval-exam"]["local"].rstrip("/").endswith("data/ceval/formal_ceval")
+
+
+def test_debug_local_runner_runs_tasks_in_its_own_process() -> None:
+    """in_process_runner relies on LocalRunner's debug branch calling task.run() in-process."""
+    runner = compat.in_process_runner({"type": "opencompass.tasks.OpenICLEvalTask"})
+    assert runner["type"] == "opencompass.runners.LocalRunner" and runner["debug"] is True
+    assert "debug" in inspect.signature(LocalRunner.__init__).parameters
+    source = inspect.getsource(LocalRunner.launch)
+    assert "if self.debug:" in source and "task.run(" in source
+
+
+def test_gen_inferencer_batches_by_the_model_entrys_batch_size() -> None:
+    """WHOLE_DATASET relies on GenInferencer handing the model `batch_size` prompts per call."""
+    source = inspect.getsource(GenInferencer.inference)
+    assert "self.get_dataloader(prompt_list[index:], self.batch_size)" in source
+    assert compat.WHOLE_DATASET >= 1_000_000
