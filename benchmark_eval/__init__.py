@@ -17,7 +17,7 @@ def __getattr__(name: str) -> object:  # lazy: importing the package must not im
 
         return run_evaluation
     if name in ("start_server", "stop_server"):
-        from .run import server
+        from . import server
 
         return getattr(server, name)
     raise AttributeError(name)

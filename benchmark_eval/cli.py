@@ -17,7 +17,7 @@ from rich.table import Table
 
 from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
-from .run.stops import set_phase
+from .run.stops import Interrupted, set_phase
 from .settings.run_settings import ENV_VARS, cli_options
 
 if TYPE_CHECKING:  # the pipeline imports OpenCompass: only when a run starts
@@ -103,7 +103,7 @@ def server_start(
     startup_timeout: float = typer.Option(300.0),
 ) -> None:
     """Start vLLM's OpenAI-compatible server and wait until it answers."""
-    from .run.server import start_server
+    from .server import start_server
     from .settings import ServerSettings, parse_settings
 
     settings = parse_settings(ServerSettings, dict(
@@ -117,7 +117,7 @@ def server_start(
 @server_app.command("stop")
 def server_stop(port: int = typer.Option(8000)) -> None:
     """Stop the server started on PORT (and its worker processes)."""
-    from .run.server import stop_server
+    from .server import stop_server
     from .settings import ServerSettings
 
     state_dir = ServerSettings.model_fields["state_dir"].default
@@ -237,7 +237,7 @@ def prepare_demo_model_cmd(
     typer.echo(f"demo model ready: {prepare_demo_model(converter=converter, gguf=gguf)}")
 
 
-def _interrupted_line(stop) -> str:  # type: ignore[no-untyped-def]
+def _interrupted_line(stop: Interrupted) -> str:
     where = f"interrupted by {stop.signal_name} during {stop.phase}"
     if stop.run_dir is None:
         return f"{where}; every process it started was stopped and no run was recorded, so there is nothing to resume"

@@ -19,7 +19,7 @@ import psutil
 
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir
-from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
 RESULTS = Path(__file__).with_name("results")

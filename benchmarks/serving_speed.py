@@ -30,9 +30,9 @@ from mmengine.config import Config
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CLI, data_root, demo_server, run_folder, timed, write_result  # noqa: E402
 
+from benchmark_eval.backends.server_api import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
-from benchmark_eval.plan.models import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.results.run_dir import REQUEST_BATCHES, REQUEST_CACHE  # noqa: E402
 from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env  # noqa: E402
 

@@ -14,7 +14,7 @@ import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME, is_ready
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
-from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ENV_VARS, ServerSettings
 
 CLI = [sys.executable, "-m", "benchmark_eval"]

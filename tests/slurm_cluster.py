@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from benchmark_eval.run.server import free_port
+from benchmark_eval.server import free_port
 
 PARTITION = "evalq"
 

@@ -10,6 +10,7 @@ usage: python convert_gguf.py GGUF_FILE OUT_DIR
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def convert(gguf: Path, out: Path) -> None:
@@ -40,7 +41,7 @@ def set_special_tokens(out: Path, gguf_path: Path) -> None:
 
     fields = GGUFReader(str(gguf_path)).fields
 
-    def value(key: str):  # type: ignore[no-untyped-def]
+    def value(key: str) -> Any:
         return fields[key].contents() if key in fields else None
 
     tok_json_path = out / "tokenizer.json"

@@ -7,7 +7,7 @@ from rich.console import Console
 from ..errors import UserError
 from ..paths import demo_data_root, demo_model_dir
 from ..run.pipeline import RunResult, run_evaluation
-from ..run.server import free_port, running_server
+from ..server import free_port, running_server
 from ..settings import RunSettings, ServerSettings
 from .model import SERVED_NAME, is_ready
 

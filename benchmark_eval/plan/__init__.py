@@ -12,7 +12,6 @@ from .config import (
                      write_config,
 )
 from .datasets import PlannedDataset, find_config, plan_datasets
-from .models import model_config
 
 __all__ = ["EVAL_TASK", "INFER_TASK", "PlannedDataset", "build_config", "expected_requests", "find_config", "is_loglik",
-           "local_runner", "model_config", "plan_datasets", "prepare_dataset", "runs_code", "write_config"]
+           "local_runner", "plan_datasets", "prepare_dataset", "runs_code", "write_config"]

@@ -20,21 +20,10 @@ from typing import Any
 from rich.console import Console
 
 from .. import __version__
+from ..backends import Backend, Target, backend_for
 from ..console import make_console
 from ..errors import EvaluationFailed, UserError
-from ..plan import (
-    EVAL_TASK,
-    INFER_TASK,
-    build_config,
-    expected_requests,
-    local_runner,
-    model_config,
-    plan_datasets,
-    prepare_dataset,
-    runs_code,
-    write_config,
-)
-from ..plugins.models.devices import device_env
+from ..plan import build_config, expected_requests, plan_datasets, prepare_dataset, runs_code, write_config
 from ..results import MANIFEST, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
@@ -44,22 +33,19 @@ from ..results.records import (
     Failure,
     Generation,
     Interruption,
-    LocalRunnerRecord,
     LocalTarget,
     ModelInfo,
     ServerTarget,
     Slice,
-    SlurmRunnerRecord,
     ToolInfo,
 )
+from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings
 from ..settings.run_settings import parse_settings
 from . import stops
-from .local_model import check_local_model, device_description, model_description
 from .opencompass_runner import run_opencompass
-from .preflight import DataInfo, check_data, check_server, resolve_tokenizer
-from .slurm import check_slurm, find_jobs, runner_config
+from .preflight import DataInfo, check_data
 
 
 @dataclass(frozen=True)
@@ -72,38 +58,23 @@ class RunResult:
 class _Prepared:
     """What the checks and the plan produced, before anything long starts."""
 
-    target: ServerTarget | LocalTarget
-    tokenizer: Path
-    device_label: str
+    backend: Backend
+    runner: Runner
+    target: Target
     datasets: list[dict[str, Any]]
     planned: list[Any]
     data: dict[str, DataInfo]
-    served_name: str  # what requests name; settings.model_name is the run's label
 
 
 def _prepare(settings: RunSettings) -> _Prepared:
     stops.set_phase("preflight")
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
-    if settings.is_local:
-        tokenizer = check_local_model(settings)
-        compute = device_description(settings)
-        target: ServerTarget | LocalTarget = LocalTarget(**{
-            **model_description(tokenizer), **compute, "hf_type": settings.hf_type,
-            "tensor_parallel_size": settings.tensor_parallel_size})
-        device_label = f"{compute['device']}: {compute['name']}"
-        served = settings.model_name
-    else:
-        server = check_server(settings)
-        tokenizer = resolve_tokenizer(settings, server)
-        target = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
-                              max_model_len=server.max_model_len, vllm_version=server.version)
-        device_label = settings.device or "unknown (served remotely)"
-        served = server.served_name
-    if settings.runner == "slurm":
-        check_slurm(settings)
+    backend, runner = backend_for(settings.mode), runner_for(settings.runner)
+    target = backend.preflight(settings)
+    runner.preflight(settings)
     data = check_data(planned, settings.data_root.resolve())
     datasets = [prepare_dataset(p, settings) for p in planned]
-    return _Prepared(target, tokenizer, device_label, datasets, planned, data, served)
+    return _Prepared(backend, runner, target, datasets, planned, data)
 
 
 def _new_run_dir(settings: RunSettings) -> RunDir:
@@ -131,10 +102,10 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         status="running",
         started_at=now_iso(),
         mode=settings.mode,
-        model=ModelInfo(name=settings.model_name, served=prep.served_name, abbr=settings.model_abbr,
-                        tokenizer_path=str(prep.tokenizer)),
-        server=prep.target if isinstance(prep.target, ServerTarget) else None,
-        local=prep.target if isinstance(prep.target, LocalTarget) else None,
+        model=ModelInfo(name=settings.model_name, served=prep.target.served_name, abbr=settings.model_abbr,
+                        tokenizer_path=str(prep.target.tokenizer)),
+        server=prep.target.record if isinstance(prep.target.record, ServerTarget) else None,
+        local=prep.target.record if isinstance(prep.target.record, LocalTarget) else None,
         generation=Generation(max_out_len=settings.max_out_len, temperature=settings.temperature,
                               max_seq_len=settings.max_seq_len, batch_size=settings.batch_size),
         slice=Slice(subjects=list(settings.subjects or []), limit=settings.limit),
@@ -145,26 +116,22 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
                                        prompt_config_sha256=config_sha256(cfg))
             for p, cfg in zip(prep.planned, prep.datasets)
         },
-        environment=Environment(host=host_description(), device=prep.device_label, packages=package_versions()),
+        environment=Environment(host=host_description(), device=prep.target.device_label, packages=package_versions()),
         settings=settings.model_dump(mode="json"),
-        runner=_runner_record(settings),
+        runner=prep.runner.record(settings),
     )
     if any(runs_code(cfg) for cfg in prep.datasets):
         # Model-written programs run in the sandbox; record what it could enforce on this host.
         manifest.sandbox = sandbox_protections()
-    if prep.served_name != settings.model_name:
+    if prep.target.served_name != settings.model_name:
         console.print(f"model_name '{settings.model_name}' is this run's label: the server serves one model, "
-                      f"'{prep.served_name}', and the requests go to it (run.json records both)")
+                      f"'{prep.target.served_name}', and the requests go to it (run.json records both)")
     run_dir.write_manifest(manifest)
     with _recording_stops(run_dir, manifest):
-        model = model_config(settings, prep.tokenizer, run_dir, prep.served_name)
-        if settings.runner == "slurm":
-            config = build_config(prep.datasets, model, runner_config(settings, run_id, INFER_TASK),
-                                  runner_config(settings, run_id, EVAL_TASK), workers=settings.max_num_workers)
-        else:
-            config = build_config(prep.datasets, model, local_runner(INFER_TASK, in_process=not settings.is_local),
-                                  local_runner(EVAL_TASK, in_process=True))
-        write_config(config, run_dir.plan_config)
+        model = prep.backend.model_config(settings, prep.target, run_dir)
+        runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
+        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers),
+                     run_dir.plan_config)
         return _execute(settings, prep, run_dir, manifest, console)
 
 
@@ -232,13 +199,11 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: 
     console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
                   f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir.path}", soft_wrap=True)
     requests = sum(expected_requests(cfg, prep.data[cfg["abbr"]].rows) for cfg in prep.datasets)
-    extra_env = device_env(settings.device or "cpu", settings.num_devices) if settings.is_local else {}
-    # Slurm tasks read their parameter files from OpenCompass's folder: keep it where the nodes see it.
-    scratch_parent = run_dir.path if settings.runner == "slurm" else None
     code = run_opencompass(run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
-                           len(prep.datasets), console, extra_env=extra_env, scratch_parent=scratch_parent)
-    if isinstance(manifest.runner, SlurmRunnerRecord):
-        manifest.runner.jobs = find_jobs(manifest.run_id or "")
+                           len(prep.datasets), console, extra_env=prep.backend.task_env(settings),
+                           scratch_parent=prep.runner.scratch_parent(run_dir))
+    if manifest.runner is not None:
+        prep.runner.finish(manifest.runner, manifest.run_id or "")
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
     failed = [o for o in outcomes if not o.ok]
     manifest.finished_at = now_iso()
@@ -271,13 +236,6 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: 
     manifest.samples = len(samples)
     run_dir.write_manifest(manifest)
     return RunResult(run_dir.path, outcomes)
-
-
-def _runner_record(settings: RunSettings) -> LocalRunnerRecord | SlurmRunnerRecord:
-    if settings.runner == "local":
-        return LocalRunnerRecord(type="local")
-    return SlurmRunnerRecord(type="slurm", partition=settings.partition, quotatype=settings.quotatype, qos=settings.qos,
-                        max_num_workers=settings.max_num_workers, srun_args=list(settings.srun_args))
 
 
 def _failed_requests(run_dir: RunDir) -> list[dict[str, Any]]:

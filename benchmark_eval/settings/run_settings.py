@@ -9,9 +9,9 @@ import re
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator, model_validator
 
 from ..errors import UserError
 from ..paths import default_results_root
@@ -27,8 +27,8 @@ def setting(default: Any = ..., *, env: str, help: str, hint: str | None = None,
     """A RunSettings field with everything users see of it, said once: its classic env var
     (`also_env`: older names that mean the same), the `benchmark-eval run` flag(s) (default
     --ENV-NAME), the help text, and the hint that follows a bad value."""
-    extra = {"env": env, "also_env": list(also_env), "help": help, "hint": hint,
-             "flags": list(flags or ("--" + env.lower().replace("_", "-"),))}
+    extra: dict[str, JsonValue] = {"env": env, "also_env": [*also_env], "help": help, "hint": hint,
+                       "flags": [*(flags or ("--" + env.lower().replace("_", "-"),))]}
     return Field(default, json_schema_extra=extra, **constraints)
 
 
@@ -246,7 +246,10 @@ def split_words(value: str) -> tuple[str, ...]:
     return tuple(w for w in re.split(r"[\s,]+", value) if w)
 
 
-def parse_settings(model: type[BaseModel], values: dict[str, Any]) -> Any:
+Settings = TypeVar("Settings", bound=BaseModel)
+
+
+def parse_settings(model: type[Settings], values: dict[str, Any]) -> Settings:
     """Validate `values` into `model`, turning the first problem into one clear line."""
     try:
         return model(**values)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.run.server import ServerHandle, stop_server
+from benchmark_eval.server import ServerHandle, stop_server
 
 from ..conftest import _start, run_cli, run_dir_from
 

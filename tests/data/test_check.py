@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.data.check import check_root
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ..conftest import assert_one_line_error, run_cli, run_dir_from
 

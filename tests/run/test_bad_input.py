@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.run.server import ServerHandle, free_port
+from benchmark_eval.server import ServerHandle, free_port
 
 from ..conftest import assert_one_line_error, run_cli
 

@@ -20,7 +20,7 @@ import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
 from ..conftest import assert_same_answers, finished_run, run_cli

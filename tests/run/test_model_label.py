@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ..conftest import assert_one_line_error, finished_run, run_cli
 from ..fault_proxy import FaultProxy

@@ -12,7 +12,7 @@ import pytest
 
 from benchmark_eval.fileio import sha256_file
 from benchmark_eval.results.samples import prompt_sha256
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ..conftest import run_cli, run_dir_from
 

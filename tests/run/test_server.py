@@ -10,7 +10,7 @@ import pytest
 
 from benchmark_eval.errors import UserError
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.run.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
 pytestmark = [pytest.mark.server]

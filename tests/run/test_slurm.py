@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ..conftest import assert_one_line_error, assert_same_answers, finished_run, run_cli
 from ..slurm_cluster import PARTITION, slurm_cluster

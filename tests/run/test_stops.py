@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ..conftest import _CLASSIC, CLI, finished_run
 

@@ -172,11 +172,11 @@ class ApiClient:
         with ThreadPoolExecutor(self.concurrency) as pool:
             futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = next((f for f in done if f.exception() is not None), None)
-            if failed is not None:
+            error = next((e for e in (f.exception() for f in done) if e is not None), None)
+            if error is not None:
                 for future in futures:
                     future.cancel()  # those not started; those in flight finish (and fill the cache)
-                raise failed.exception()  # type: ignore[misc]
+                raise error
             results = [f.result() for f in futures]
         if self.log_dir:
             append_jsonl(self.log_dir / REQUEST_BATCHES, {"items": len(items), "sent": self.sent - sent_before,

@@ -30,10 +30,12 @@ class HFCausalLM(LocalModel):
         # RunSettings allows auto, float32, bfloat16, float16: torch's own names.
         torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
         placement: dict[str, Any] = {"device_map": "auto"} if num_devices > 1 else {}
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True, **placement)
+        # Any: the class is chosen from config.json at run time (LlamaForCausalLM, ...).
+        model: Any = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype, local_files_only=True, **placement)
         if not placement:
-            self.model.to(self.device)
-        self.model.eval()
+            model.to(self.device)
+        model.eval()
+        self.model = model
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         import torch

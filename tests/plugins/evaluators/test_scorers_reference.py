@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from benchmark_eval.backends import Target, backend_for
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.plan import (
@@ -32,12 +33,12 @@ from benchmark_eval.plan import (
     INFER_TASK,
     build_config,
     local_runner,
-    model_config,
     plan_datasets,
     prepare_dataset,
     write_config,
 )
 from benchmark_eval.results import RunDir, build_samples
+from benchmark_eval.results.records import ServerTarget
 from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env
 from benchmark_eval.settings import RunSettings
 
@@ -69,7 +70,9 @@ def _evaluate(work: Path, group: dict[str, Any], data_root: Path, stock: bool) -
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
     assert settings is not None
-    model = model_config(settings, demo_model_dir(), run_dir)
+    target = Target(ServerTarget(url="http://127.0.0.1:9", endpoints=[], models=[SERVED_NAME]), demo_model_dir(),
+                    "none: predictions are given", SERVED_NAME)
+    model = backend_for(settings.mode).model_config(settings, target, RunDir(run_dir))
     config_path = write_config(build_config(datasets, model, local_runner(INFER_TASK, True), local_runner(EVAL_TASK, True)),
                                run_dir / "configs" / "plan.py")
     done = subprocess.run([sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", "stamp",

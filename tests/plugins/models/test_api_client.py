@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.plugins.models.api_client import ApiClient, RequestFailed
-from benchmark_eval.run.server import ServerHandle, free_port
+from benchmark_eval.server import ServerHandle, free_port
 
 
 def _body(server: ServerHandle, text: str) -> dict:

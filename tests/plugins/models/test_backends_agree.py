@@ -16,7 +16,7 @@ import pytest
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.plugins.models.continuation import ContinuationRequest, ContinuationScore
 from benchmark_eval.results import RunDir
-from benchmark_eval.run.server import ServerHandle
+from benchmark_eval.server import ServerHandle
 
 from ...conftest import run_cli, run_dir_from, run_shim
 

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..plan import EVAL_TASK, INFER_TASK
+from ..results import RunDir
+from ..results.records import LocalRunnerRecord, SlurmRunnerRecord
 from ..settings import RunSettings
+from .base import RunnerConfigs
 
 
 def job_comment(run_id: str) -> str:
@@ -62,3 +66,30 @@ def find_jobs(run_id: str) -> list[dict[str, str]]:
         if comment == job_comment(run_id):
             jobs.append({"id": job_id, "name": name, "state": state})
     return jobs
+
+
+class SlurmRunner:
+    """OpenCompass's SlurmRunner: one srun per task, tagged with the run's id."""
+
+    def preflight(self, settings: RunSettings) -> None:
+        check_slurm(settings)
+
+    def configs(self, settings: RunSettings, run_id: str, in_process_inference: bool) -> RunnerConfigs:
+        return RunnerConfigs(runner_config(settings, run_id, INFER_TASK), runner_config(settings, run_id, EVAL_TASK),
+                             workers=settings.max_num_workers)
+
+    def scratch_parent(self, run_dir: RunDir) -> Path | None:
+        # Slurm tasks read their parameter files from OpenCompass's folder: keep it where the nodes see it.
+        return run_dir.path
+
+    def record(self, settings: RunSettings) -> SlurmRunnerRecord:
+        return SlurmRunnerRecord(type="slurm", partition=settings.partition, quotatype=settings.quotatype,
+                                 qos=settings.qos, max_num_workers=settings.max_num_workers,
+                                 srun_args=list(settings.srun_args))
+
+    def finish(self, record: LocalRunnerRecord | SlurmRunnerRecord, run_id: str) -> None:
+        if isinstance(record, SlurmRunnerRecord):
+            record.jobs = find_jobs(run_id)
+
+
+RUNNER = SlurmRunner()

@@ -22,8 +22,8 @@ import httpx
 
 from ..errors import UserError
 from ..paths import cache_dir, vllm_python
+from ..run import stops
 from ..settings import ServerSettings
-from . import stops
 
 
 @dataclass(frozen=True)

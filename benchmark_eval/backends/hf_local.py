@@ -1,0 +1,40 @@
+"""Backend: local weights with Hugging Face transformers (hf_path=FOLDER; cpu, cuda or npu).
+
+Inference runs in an OpenCompass task process of its own (device pinning), through
+`benchmark_eval.plugins.models.hf_local.HFCausalLM`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plugins.models.devices import runner_gpus
+from ..results import RunDir
+from ..settings import RunSettings
+from . import local_weights
+from .base import Target
+
+OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.hf_local.HFCausalLM"
+
+
+class HfLocal:
+    in_process = False
+
+    def preflight(self, settings: RunSettings) -> Target:
+        return local_weights.local_target(settings, local_weights.check_model_folder(settings))
+
+    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+        device = local_weights.local_device(settings)
+        return {
+            "type": OPENCOMPASS_CLASS,
+            **local_weights.common_model_config(settings),
+            "device": device,
+            "num_devices": settings.num_devices,
+            "run_cfg": {"num_gpus": runner_gpus(device, settings.num_devices)},
+        }
+
+    def task_env(self, settings: RunSettings) -> dict[str, str]:
+        return local_weights.task_env(settings)
+
+
+BACKEND = HfLocal()

@@ -1,0 +1,139 @@
+"""Backend: a running vLLM OpenAI-compatible server (vllm_path=vllm or vllm_ppl).
+
+Preflight asks every endpoint what it serves (`/v1/models`, `/version`); generation goes over
+chat completions and log-likelihoods over `/v1/completions` with prompt log-probs, both from
+`benchmark_eval.plugins.models.vllm_api.VLLMApi` inside OpenCompass's own process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from ..errors import UserError
+from ..plugins.compat import WHOLE_DATASET
+from ..results import RunDir
+from ..results.records import ServerTarget
+from ..settings import RunSettings
+from .base import Target
+
+OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_api.VLLMApi"
+
+# Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
+API_META_TEMPLATE = {
+    "round": [
+        {"role": "HUMAN", "api_role": "HUMAN"},
+        {"role": "BOT", "api_role": "BOT", "generate": True},
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    url: str
+    models: list[str]
+    root: str | None  # the model folder on the server's machine
+    max_model_len: int | None
+    version: str | None
+    served_name: str  # the model requests go to (model_name, or the one model served)
+
+
+class ServerApi:
+    in_process = True  # a thin HTTP client: no device, no process of its own
+
+    def preflight(self, settings: RunSettings) -> Target:
+        server = check_server(settings)
+        record = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
+                              max_model_len=server.max_model_len, vllm_version=server.version)
+        return Target(record, resolve_tokenizer(settings, server), settings.device or "unknown (served remotely)",
+                      server.served_name)
+
+    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+        return {
+            "type": OPENCOMPASS_CLASS,
+            "abbr": settings.model_abbr,  # the label: results are filed under it
+            "path": target.served_name,  # what the requests name
+            "key": settings.api_key,
+            "openai_api_base": f"{settings.base_url}/v1",
+            "endpoints": [f"{url}/v1" for url in settings.base_urls],
+            "tokenizer_path": str(target.tokenizer),
+            "temperature": settings.temperature,
+            "max_out_len": settings.max_out_len,
+            "max_seq_len": settings.max_seq_len,
+            # OpenCompass hands the model `batch_size` prompts per call and waits for the slowest;
+            # one call per dataset instead, with the user's batch_size as requests in flight.
+            "batch_size": WHOLE_DATASET,
+            "max_workers": settings.batch_size,
+            "query_per_second": 1000,  # no throttle: concurrency is the bound
+            "retry": settings.retries,
+            "timeout": settings.request_timeout,
+            # answered requests (resume re-uses them) and the logs of failed requests and batches
+            "cache_path": str(run_dir.request_cache),
+            "log_dir": str(run_dir.logs),
+            "meta_template": API_META_TEMPLATE,
+        }
+
+    def task_env(self, settings: RunSettings) -> dict[str, str]:
+        return {}
+
+
+BACKEND = ServerApi()
+
+
+def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
+    """The (first) server, after checking that every endpoint answers and serves the same model."""
+    infos = [_check_endpoint(settings, url, timeout) for url in settings.base_urls]
+    first = infos[0]
+    for other in infos[1:]:
+        if (other.root, other.max_model_len, other.served_name) != (first.root, first.max_model_len, first.served_name):
+            raise UserError(f"the endpoints serve different models: {first.url} serves {first.root} "
+                            f"(max_model_len {first.max_model_len}), {other.url} serves {other.root} "
+                            f"(max_model_len {other.max_model_len}); list only servers of one model in endpoints")
+    return first
+
+
+def _check_endpoint(settings: RunSettings, url: str, timeout: float) -> ServerInfo:
+    where = f"endpoints={' '.join(settings.endpoints)}" if settings.endpoints else f"host={settings.host} service_port={settings.port}"
+    try:
+        response = httpx.get(f"{url}/v1/models", timeout=timeout)
+    except httpx.ConnectError as error:
+        raise UserError(f"cannot reach a vLLM server at {url} ({error}); start one (python vllm_api.py start --model PATH --port {url.rsplit(':', 1)[1]}) or fix {where}") from None
+    except httpx.TimeoutException:
+        raise UserError(f"the server at {url} did not answer GET /v1/models within {timeout:.0f} s; check that it is a running vLLM server and {where} are right") from None
+    except httpx.HTTPError as error:
+        raise UserError(f"cannot talk to {url} ({type(error).__name__}: {error}); check {where}") from None
+    try:
+        response.raise_for_status()
+        data = response.json()["data"]
+        models = [str(m["id"]) for m in data]
+    except (httpx.HTTPStatusError, ValueError, KeyError, TypeError):
+        raise UserError(f"{url} answers but is not an OpenAI-compatible server (GET /v1/models gave HTTP {response.status_code}); check {where}") from None
+    if settings.model_name in models:
+        served = settings.model_name
+    elif len(models) == 1:
+        # The classic manual: model_name names the evaluation and "need not match the model the
+        # server was started with". One model served: that is the one; model_name stays the label.
+        served = models[0]
+    else:
+        raise UserError(f"the server at {url} serves {', '.join(models) or 'no model'}, not '{settings.model_name}'; "
+                        "set model_name to one of the served names")
+    entry = next(m for m in data if m["id"] == served)
+    version = None
+    with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
+        version = str(httpx.get(f"{url}/version", timeout=timeout).json()["version"])
+    return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served)
+
+
+def resolve_tokenizer(settings: RunSettings, server: ServerInfo) -> Path:
+    """A local tokenizer for OpenCompass's token counting (it would try the hub otherwise)."""
+    if settings.tokenizer_path is not None:
+        if not (settings.tokenizer_path / "tokenizer_config.json").is_file():
+            raise UserError(f"tokenizer_path={settings.tokenizer_path} has no tokenizer_config.json; point it at the model's folder or a copy of its tokenizer files")
+        return settings.tokenizer_path
+    if server.root and (Path(server.root) / "tokenizer_config.json").is_file():
+        return Path(server.root)
+    raise UserError(f"no local tokenizer for '{settings.model_name}': the server's model folder ({server.root}) is not on this machine; set tokenizer_path to a local copy of the model's tokenizer")

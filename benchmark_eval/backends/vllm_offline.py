@@ -1,0 +1,50 @@
+"""Backend: vLLM's offline engine, no server (vllm_path=offline hf_path=FOLDER).
+
+The engine runs in a worker process of the vLLM environment (benchmark_eval/workers/), which
+`benchmark_eval.plugins.models.vllm_offline.VLLMOffline` talks JSON lines to.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UserError
+from ..paths import vllm_python
+from ..results import RunDir
+from ..server import vllm_device_env
+from ..settings import RunSettings
+from . import local_weights
+from .base import Target
+
+OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_offline.VLLMOffline"
+
+
+class VllmOffline:
+    in_process = False
+
+    def preflight(self, settings: RunSettings) -> Target:
+        path = local_weights.check_model_folder(settings)
+        python = settings.vllm_python or vllm_python()
+        if not python.exists():
+            raise UserError(f"vLLM interpreter {python} not found; run 'bash install.sh' (it creates .venv-vllm) or set vllm_python")
+        return local_weights.local_target(settings, path)
+
+    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+        device = local_weights.local_device(settings)
+        return {
+            "type": OPENCOMPASS_CLASS,
+            **local_weights.common_model_config(settings),
+            "vllm_python": str(settings.vllm_python or vllm_python()),
+            "tensor_parallel_size": settings.tensor_parallel_size,
+            "scoring_batch_size": settings.batch_size,  # OpenCompass keeps batch_size to itself
+            "device": device,
+            # vLLM manages its own devices; OpenCompass must not pin the task to one GPU.
+            "run_cfg": {"num_gpus": 0},
+            "env": vllm_device_env(device),
+        }
+
+    def task_env(self, settings: RunSettings) -> dict[str, str]:
+        return local_weights.task_env(settings)
+
+
+BACKEND = VllmOffline()

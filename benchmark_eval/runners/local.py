@@ -1,0 +1,31 @@
+"""OpenCompass's LocalRunner on this machine (runner=local, the default)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..plan import EVAL_TASK, INFER_TASK, local_runner
+from ..results import RunDir
+from ..results.records import LocalRunnerRecord, SlurmRunnerRecord
+from ..settings import RunSettings
+from .base import RunnerConfigs
+
+
+class LocalRunner:
+    def preflight(self, settings: RunSettings) -> None:
+        return None
+
+    def configs(self, settings: RunSettings, run_id: str, in_process_inference: bool) -> RunnerConfigs:
+        return RunnerConfigs(local_runner(INFER_TASK, in_process=in_process_inference), local_runner(EVAL_TASK, in_process=True))
+
+    def scratch_parent(self, run_dir: RunDir) -> Path | None:
+        return None
+
+    def record(self, settings: RunSettings) -> LocalRunnerRecord:
+        return LocalRunnerRecord(type="local")
+
+    def finish(self, record: LocalRunnerRecord | SlurmRunnerRecord, run_id: str) -> None:
+        return None
+
+
+RUNNER = LocalRunner()
