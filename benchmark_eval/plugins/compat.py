@@ -3,7 +3,8 @@
 Pinned to OpenCompass 0.5.4 (requirements/evaluator.lock). Each entry here has a contract test
 in tests/plugins/test_compat.py that runs in milliseconds, so an OpenCompass upgrade that
 moves or changes one fails there first, with the symbol's name, not forty minutes into a run.
-Nothing else in the package imports a private OpenCompass name.
+Nothing else in the package imports a private OpenCompass name. OpenCompass is imported inside
+each function (importing it takes seconds): planning a run and the CLI's checks stay fast.
 """
 
 from __future__ import annotations
@@ -12,17 +13,10 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from opencompass.models.huggingface_above_v4_33 import _convert_chat_messages
-from opencompass.models.openai_api import OpenAI
-from opencompass.openicl.icl_evaluator import icl_hf_evaluator
-from opencompass.openicl.icl_inferencer.icl_base_inferencer import dump_results_dict as _dump_results_dict
-from opencompass.utils.datasets_info import DATASETS_MAPPING
-from opencompass.utils.logging import get_logger
-
 OPENCOMPASS_VERSION = "0.5.4"
 
-__all__ = ["DATASETS_MAPPING", "OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
-           "convert_chat_messages", "dump_results_dict", "in_process_runner", "rouge_inputs"]
+__all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
+           "convert_chat_messages", "datasets_mapping", "dump_results_dict", "in_process_runner", "rouge_inputs"]
 
 #: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
 #: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
@@ -30,8 +24,13 @@ __all__ = ["DATASETS_MAPPING", "OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMess
 WHOLE_DATASET = 1_000_000
 
 
-#: DATASETS_MAPPING: dataset `path` names ("opencompass/mmlu") -> their folder under the data root,
-#: as OpenCompass's get_data_path resolves them offline.
+def datasets_mapping() -> dict[str, dict[str, str]]:
+    """Dataset `path` names ("opencompass/mmlu") -> their folder under the data root, as
+    OpenCompass's get_data_path resolves them offline."""
+    from opencompass.utils.datasets_info import DATASETS_MAPPING
+
+    mapping: dict[str, dict[str, str]] = DATASETS_MAPPING
+    return mapping
 
 
 def in_process_runner(task: dict[str, Any]) -> dict[str, Any]:
@@ -42,17 +41,23 @@ def in_process_runner(task: dict[str, Any]) -> dict[str, Any]:
 
 def convert_chat_messages(inputs: list[Any]) -> list[list[dict[str, str]]]:
     """OpenCompass's prompts (str or PromptList) -> chat messages, as its HF chat models build them."""
+    from opencompass.models.huggingface_above_v4_33 import _convert_chat_messages
+
     messages: list[list[dict[str, str]]] = _convert_chat_messages(inputs)
     return messages
 
 
 def dump_results_dict(results: dict[str, Any], path: str) -> None:
     """Write predictions the way OpenCompass's inferencers write them (the eval task reads them)."""
-    _dump_results_dict(results, path)
+    from opencompass.openicl.icl_inferencer.icl_base_inferencer import dump_results_dict as dump
+
+    dump(results, path)
 
 
 def bundled_metric(name: str) -> str:
     """The copy of a Hugging Face `evaluate` metric that OpenCompass ships (no hub access)."""
+    from opencompass.openicl.icl_evaluator import icl_hf_evaluator
+
     return os.path.join(os.path.dirname(icl_hf_evaluator.__file__), "hf_metrics", f"{name}.py")
 
 
@@ -68,6 +73,9 @@ class ChatMessages:
     (VLLMApi) sends its own requests, so the bodies stay exactly the stock ones."""
 
     def __init__(self, get_token_len: Callable[[str], int], mode: str = "none") -> None:
+        from opencompass.models.openai_api import OpenAI
+        from opencompass.utils.logging import get_logger
+
         # The methods used below need only these attributes of an OpenAI instance; building
         # one for real would load a tokenizer and want an API key.
         sdk = OpenAI.__new__(OpenAI)

@@ -78,8 +78,9 @@ def test_rouge_metric_and_its_inputs() -> None:
 
 
 def test_datasets_mapping_names_the_offline_folders() -> None:
-    assert compat.DATASETS_MAPPING["opencompass/mmlu"]["local"].rstrip("/").endswith("data/mmlu")
-    assert compat.DATASETS_MAPPING["opencompass/ceval-exam"]["local"].rstrip("/").endswith("data/ceval/formal_ceval")
+    mapping = compat.datasets_mapping()
+    assert mapping["opencompass/mmlu"]["local"].rstrip("/").endswith("data/mmlu")
+    assert mapping["opencompass/ceval-exam"]["local"].rstrip("/").endswith("data/ceval/formal_ceval")
 
 
 def test_debug_local_runner_runs_tasks_in_its_own_process() -> None:
