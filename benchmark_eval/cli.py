@@ -18,7 +18,7 @@ from rich.table import Table
 from .console import make_console
 from .errors import EXIT_BAD_INPUT, UserError
 from .run.stops import Interrupted, set_phase
-from .settings.run_settings import ENV_VARS, cli_options
+from .settings import cli_options, env_vars
 
 if TYPE_CHECKING:  # the pipeline imports OpenCompass: only when a run starts
     from .run.pipeline import RunResult
@@ -34,13 +34,14 @@ console = make_console()
 
 # Run settings given as env vars: any of them means "evaluate this target", not "run the demo".
 # COMPASS_DATA_CACHE is left out: people export it for every OpenCompass job.
-_TARGET_VARS = tuple(v for v in ENV_VARS if v != "COMPASS_DATA_CACHE")
+def _target_vars() -> list[str]:
+    return [v for v in env_vars() if v != "COMPASS_DATA_CACHE"]
 
 
 def _given_settings(flags: Mapping[str, object]) -> list[str]:
     """The run settings this invocation names (env vars and flags), for the demo-or-target decision."""
     names = {field: names[0] for field, names, _ in cli_options()}
-    return [names[k] for k, v in flags.items() if v is not None] + [v for v in _TARGET_VARS if v in os.environ]
+    return [names[k] for k, v in flags.items() if v is not None] + [v for v in _target_vars() if v in os.environ]
 
 
 def _print_scores(result: RunResult) -> None:
@@ -138,6 +139,8 @@ def compare(
     seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
 ) -> None:
     """Sign off CANDIDATE against BASELINE (or --reference targets): exit 0 PASS, 1 FAIL, 2 INCONCLUSIVE, 3 not comparable."""
+    from .results import RunDir
+
     set_phase("comparison")
     if reference is not None:
         if len(runs) != 1:
@@ -146,7 +149,7 @@ def compare(
         from .report import write_reference_report
 
         result = compare_to_reference(runs[0], reference, resamples, seed)
-        paths = write_reference_report(result, out or runs[0] / "compare")
+        paths = write_reference_report(result, out or RunDir(runs[0]).compare_out)
         typer.echo(f"verdict: {result.verdict} (against {result.reference.name}; no paired statistics without a baseline run)")
         for t in result.results:
             typer.echo(f"  {t.dataset} {t.metric}: {t.verdict}" + (f" (missed by {t.shortfall:.4f})" if t.shortfall is not None else ""))
@@ -159,7 +162,7 @@ def compare(
 
     baseline, candidate = runs
     comparison = compare_runs(baseline, candidate, Margins.load(margins_file, margin), allow_mismatch, resamples, seed)
-    paths = write_report(comparison, out or candidate / "compare")
+    paths = write_report(comparison, out or RunDir(candidate).compare_out)
     label = " (noise floor: same device and software)" if comparison.noise_floor else ""
     typer.echo(f"verdict: {comparison.verdict}{label}")
     for dataset, verdict in comparison.dataset_verdicts().items():

@@ -15,7 +15,7 @@ import pytest
 from benchmark_eval.demo.model import SERVED_NAME, is_ready
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
-from benchmark_eval.settings import ENV_VARS, ServerSettings
+from benchmark_eval.settings import ServerSettings, env_vars
 
 CLI = [sys.executable, "-m", "benchmark_eval"]
 
@@ -83,7 +83,7 @@ def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float 
 
 
 # Every env var a setting reads (declared on RunSettings' fields), plus resume and Slurm's config.
-_CLASSIC = {*ENV_VARS, "resume", "SLURM_CONF"}
+_CLASSIC = {*env_vars(), "resume", "SLURM_CONF"}
 
 
 def run_dir_from(stdout: str) -> Path:

@@ -10,16 +10,26 @@ A new server kind (SGLang, ...) is one module here and one line in _MODULES.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
+from ..settings import RunSettings
 from .base import Backend, Target
 
 # settings.mode -> module; imported when used, so a run imports only its own backend.
 _MODULES = {"vllm": "server_api", "vllm_offline": "vllm_offline", "hf": "hf_local"}
 
 
-def backend_for(mode: str) -> Backend:
-    backend: Backend = importlib.import_module(f"{__name__}.{_MODULES[mode]}").BACKEND
+def backend_for(mode: str) -> Backend[Any]:
+    backend: Backend[Any] = importlib.import_module(f"{__name__}.{_MODULES[mode]}").BACKEND
     return backend
 
 
-__all__ = ["Backend", "Target", "backend_for"]
+def settings_class_for(mode: str) -> type[RunSettings]:
+    return backend_for(mode).settings
+
+
+def all_settings_classes() -> list[type[RunSettings]]:
+    return [settings_class_for(mode) for mode in _MODULES]
+
+
+__all__ = ["Backend", "Target", "all_settings_classes", "backend_for", "settings_class_for"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from ..results import RunDir
 from ..results.records import LocalTarget, ServerTarget
@@ -21,19 +21,24 @@ class Target:
     served_name: str  # the model requests name; settings.model_name is the run's label
 
 
-class Backend(Protocol):
+S = TypeVar("S", bound=RunSettings, contravariant=True)
+
+
+class Backend(Protocol[S]):
+    #: Its settings: RunSettings and its own fields, `mode` a Literal naming the backend.
+    settings: type[RunSettings]
     #: Inference inside OpenCompass's own process (a thin HTTP client) or in a task process
     #: of its own (weights on a device).
     in_process: bool
 
-    def preflight(self, settings: RunSettings) -> Target:
+    def preflight(self, settings: S) -> Target:
         """Check the model is there and usable; raise UserError with one line when it is not."""
         ...
 
-    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+    def model_config(self, settings: S, target: Target, run_dir: RunDir) -> dict[str, Any]:
         """The OpenCompass model entry: our class in benchmark_eval.plugins.models and its arguments."""
         ...
 
-    def task_env(self, settings: RunSettings) -> dict[str, str]:
+    def task_env(self, settings: S) -> dict[str, str]:
         """Environment for OpenCompass's task processes (device set-up)."""
         ...

@@ -6,24 +6,29 @@ Inference runs in an OpenCompass task process of its own (device pinning), throu
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ..plugins.models.devices import runner_gpus
 from ..results import RunDir
-from ..settings import RunSettings
 from . import local_weights
 from .base import Target
+from .local_weights import LocalRunSettings
 
 OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.hf_local.HFCausalLM"
 
 
+class HfRunSettings(LocalRunSettings):
+    mode: Literal["hf"] = "hf"
+
+
 class HfLocal:
+    settings = HfRunSettings
     in_process = False
 
-    def preflight(self, settings: RunSettings) -> Target:
+    def preflight(self, settings: HfRunSettings) -> Target:
         return local_weights.local_target(settings, local_weights.check_model_folder(settings))
 
-    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+    def model_config(self, settings: HfRunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
         device = local_weights.local_device(settings)
         return {
             "type": OPENCOMPASS_CLASS,
@@ -33,7 +38,7 @@ class HfLocal:
             "run_cfg": {"num_gpus": runner_gpus(device, settings.num_devices)},
         }
 
-    def task_env(self, settings: RunSettings) -> dict[str, str]:
+    def task_env(self, settings: HfRunSettings) -> dict[str, str]:
         return local_weights.task_env(settings)
 
 

@@ -6,25 +6,57 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
+
+from pydantic import model_validator
 
 from ..errors import UserError
 from ..plugins.models.devices import Device, device_env
 from ..results.manifest import host_description
 from ..results.records import LocalTarget
-from ..settings import RunSettings
+from ..settings import RunSettings, setting
 from .base import Target
 
 
-def local_device(settings: RunSettings) -> Device:
+class LocalRunSettings(RunSettings):
+    """A run on local weights: the model folder and how to load it."""
+
+    model_path: Path = setting(env="hf_path", also_env=("model_path",), flags=("--hf-path", "--model-path"),
+                               help="local model folder: runs on local weights",
+                               hint="set hf_path (or model_path) to a local model folder with config.json")
+    hf_type: Literal["base", "chat"] = setting(
+        "chat", env="hf_type", help="base or chat",
+        hint="set hf_type=base or hf_type=chat (chat applies the model's chat template)")
+    num_devices: int = setting(1, env="hf_num_gpus", help="devices for local weights", ge=1,
+                               hint="set hf_num_gpus to a whole number >= 1")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = setting(
+        "auto", env="dtype", help="auto, float32, bfloat16, float16 for local weights",
+        hint="set dtype=auto, float32, bfloat16 or float16")
+    # vLLM offline's; recorded for both local backends (HF runs one process per model).
+    tensor_parallel_size: int = setting(1, env="tp_size", flags=("--tp-size", "--tp"), help="tensor parallel size for vLLM offline",
+                                        ge=1, hint="set tp_size to a whole number >= 1")
+
+    @property
+    def is_local(self) -> bool:
+        return True
+
+    @model_validator(mode="after")
+    def _device_and_name(self) -> LocalRunSettings:
+        if self.device not in (None, "cpu", "cuda", "npu"):
+            raise ValueError(f"device={self.device!r} is not valid for local weights; set device=cpu, cuda or npu")
+        if not self.model_name:
+            object.__setattr__(self, "model_name", self.model_path.resolve().name)
+        return self
+
+
+def local_device(settings: LocalRunSettings) -> Device:
     device = settings.device or "cpu"
     assert device in ("cpu", "cuda", "npu"), device  # RunSettings refuses others for local weights
     return cast(Device, device)
 
 
-def check_model_folder(settings: RunSettings) -> Path:
+def check_model_folder(settings: LocalRunSettings) -> Path:
     """The model folder; raises one clear line when it cannot be used."""
-    assert settings.model_path is not None
     path = settings.model_path.resolve()
     if not path.is_dir():
         raise UserError(f"model folder {path} does not exist; set hf_path (or model_path) to a local Hugging Face model folder")
@@ -35,7 +67,7 @@ def check_model_folder(settings: RunSettings) -> Path:
     return path
 
 
-def local_target(settings: RunSettings, path: Path) -> Target:
+def local_target(settings: LocalRunSettings, path: Path) -> Target:
     """run.json's description of the weights and the device(s) they run on."""
     compute = device_description(settings)
     config = json.loads((path / "config.json").read_text())
@@ -46,7 +78,7 @@ def local_target(settings: RunSettings, path: Path) -> Target:
     return Target(record, path, f"{compute['device']}: {compute['name']}", settings.model_name)
 
 
-def device_description(settings: RunSettings) -> dict[str, Any]:
+def device_description(settings: LocalRunSettings) -> dict[str, Any]:
     """What the run computes on, for run.json (the GPU's name, not just 'cuda')."""
     device = local_device(settings)
     described: dict[str, Any] = {"device": device, "dtype": settings.dtype, "num_devices": settings.num_devices}
@@ -67,8 +99,7 @@ def device_description(settings: RunSettings) -> dict[str, Any]:
     return described
 
 
-def common_model_config(settings: RunSettings) -> dict[str, Any]:
-    assert settings.model_path is not None
+def common_model_config(settings: LocalRunSettings) -> dict[str, Any]:
     return {
         "abbr": settings.model_abbr,
         "path": str(settings.model_path.resolve()),
@@ -80,6 +111,6 @@ def common_model_config(settings: RunSettings) -> dict[str, Any]:
     }
 
 
-def task_env(settings: RunSettings) -> dict[str, str]:
+def task_env(settings: LocalRunSettings) -> dict[str, str]:
     """Device set-up for OpenCompass's task processes (NPU allocator settings, ...)."""
     return device_env(local_device(settings), settings.num_devices)

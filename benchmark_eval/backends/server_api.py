@@ -10,15 +10,16 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
+from pydantic import field_validator, model_validator
 
 from ..errors import UserError
 from ..plugins.compat import WHOLE_DATASET
 from ..results import RunDir
 from ..results.records import ServerTarget
-from ..settings import RunSettings
+from ..settings import RunSettings, setting, split_words
 from .base import Target
 
 OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_api.VLLMApi"
@@ -32,6 +33,62 @@ API_META_TEMPLATE = {
 }
 
 
+class ServerRunSettings(RunSettings):
+    """A run against a running OpenAI-compatible server (vllm_path=vllm or vllm_ppl)."""
+
+    mode: Literal["vllm"] = "vllm"
+    host: str = setting("127.0.0.1", env="host", help="vLLM server host",
+                        hint="set host to the server's host name or IP, e.g. host=127.0.0.1")
+    port: int = setting(8000, env="service_port", flags=("--port",), help="vLLM server port", ge=1, le=65535,
+                        hint="set service_port to the server's port, a whole number 1-65535, e.g. service_port=8000")
+    # Several servers of the same model (HOST:PORT each); unset: host and port.
+    endpoints: tuple[str, ...] | None = setting(
+        None, env="endpoints", help="several servers of one model, HOST:PORT each",
+        hint="set endpoints to servers of the same model as HOST:PORT, space- or comma-separated, e.g. endpoints='10.0.0.5:8000 10.0.0.6:8000'")
+    tokenizer_path: Path | None = setting(None, env="tokenizer_path", help="local tokenizer folder")
+    api_key: str = setting("EMPTY", env="api_key", help="API key of the server")
+    request_timeout: float = setting(600.0, env="request_timeout", help="seconds per request", gt=0,
+                                     hint="set request_timeout to a positive number of seconds")
+    # Per request, after a refused/reset connection, a timeout or a 5xx.
+    retries: int = setting(3, env="max_retries", help="retries per request after a transient failure", ge=0,
+                           hint="set max_retries to a whole number >= 0 (retries per request after a transient failure)")
+
+    @model_validator(mode="after")
+    def _model_name_given(self) -> ServerRunSettings:
+        if not self.model_name.strip():
+            raise ValueError("model_name is not set; set model_name to the name the server serves (see GET /v1/models)")
+        return self
+
+    @field_validator("host")
+    @classmethod
+    def _host_is_a_name(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(c in value for c in "/ ") or (":" in value and not value.startswith("[")):
+            raise ValueError(f"{value!r} is not a host name (give the port in service_port)")
+        return value
+
+    @field_validator("endpoints", mode="before")
+    @classmethod
+    def _endpoint_list(cls, value: Any) -> Any:
+        items = split_words(value) if isinstance(value, str) else value
+        if items is None:
+            return None
+        for item in items:
+            host, _, port = str(item).removeprefix("http://").rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item!r} is not HOST:PORT")
+        return tuple(str(item).removeprefix("http://").rstrip("/") for item in items) or None
+
+    @property
+    def base_url(self) -> str:
+        return self.base_urls[0]
+
+    @property
+    def base_urls(self) -> list[str]:
+        """Every server to spread requests over (the first one is the `host`/`service_port` one when unset)."""
+        return [f"http://{e}" for e in self.endpoints] if self.endpoints else [f"http://{self.host}:{self.port}"]
+
+
 @dataclass(frozen=True)
 class ServerInfo:
     url: str
@@ -43,16 +100,17 @@ class ServerInfo:
 
 
 class ServerApi:
+    settings = ServerRunSettings
     in_process = True  # a thin HTTP client: no device, no process of its own
 
-    def preflight(self, settings: RunSettings) -> Target:
+    def preflight(self, settings: ServerRunSettings) -> Target:
         server = check_server(settings)
         record = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
                               max_model_len=server.max_model_len, vllm_version=server.version)
         return Target(record, resolve_tokenizer(settings, server), settings.device or "unknown (served remotely)",
                       server.served_name)
 
-    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+    def model_config(self, settings: ServerRunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
         return {
             "type": OPENCOMPASS_CLASS,
             "abbr": settings.model_abbr,  # the label: results are filed under it
@@ -77,14 +135,14 @@ class ServerApi:
             "meta_template": API_META_TEMPLATE,
         }
 
-    def task_env(self, settings: RunSettings) -> dict[str, str]:
+    def task_env(self, settings: ServerRunSettings) -> dict[str, str]:
         return {}
 
 
 BACKEND = ServerApi()
 
 
-def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
+def check_server(settings: ServerRunSettings, timeout: float = 10.0) -> ServerInfo:
     """The (first) server, after checking that every endpoint answers and serves the same model."""
     infos = [_check_endpoint(settings, url, timeout) for url in settings.base_urls]
     first = infos[0]
@@ -96,7 +154,7 @@ def check_server(settings: RunSettings, timeout: float = 10.0) -> ServerInfo:
     return first
 
 
-def _check_endpoint(settings: RunSettings, url: str, timeout: float) -> ServerInfo:
+def _check_endpoint(settings: ServerRunSettings, url: str, timeout: float) -> ServerInfo:
     where = f"endpoints={' '.join(settings.endpoints)}" if settings.endpoints else f"host={settings.host} service_port={settings.port}"
     try:
         response = httpx.get(f"{url}/v1/models", timeout=timeout)
@@ -128,7 +186,7 @@ def _check_endpoint(settings: RunSettings, url: str, timeout: float) -> ServerIn
     return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served)
 
 
-def resolve_tokenizer(settings: RunSettings, server: ServerInfo) -> Path:
+def resolve_tokenizer(settings: ServerRunSettings, server: ServerInfo) -> Path:
     """A local tokenizer for OpenCompass's token counting (it would try the hub otherwise)."""
     if settings.tokenizer_path is not None:
         if not (settings.tokenizer_path / "tokenizer_config.json").is_file():

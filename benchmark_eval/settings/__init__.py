@@ -1,6 +1,7 @@
-"""Settings: env vars and flags -> one typed object."""
+"""Settings: env vars and flags -> one typed object (the backend's own settings class)."""
 
-from .run_settings import ENV_VARS, RunSettings, parse_settings, split_words
+from .run_settings import RunSettings, cli_options, env_vars, parse_run_settings, parse_settings, setting, split_words
 from .server_settings import ServerSettings
 
-__all__ = ["ENV_VARS", "RunSettings", "ServerSettings", "parse_settings", "split_words"]
+__all__ = ["RunSettings", "ServerSettings", "cli_options", "env_vars", "parse_run_settings", "parse_settings", "setting",
+           "split_words"]

@@ -61,12 +61,12 @@ def test_prompt_config_hashes_are_those_of_runs_already_made() -> None:
     runs made before and after compare as the same inputs."""
     from benchmark_eval.results import RunDir
     from benchmark_eval.results.manifest import config_sha256
-    from benchmark_eval.settings.run_settings import parse_settings
+    from benchmark_eval.settings import parse_run_settings
 
     from ..results.test_records import DEMO_RUN
 
     manifest = RunDir(DEMO_RUN.path).read_manifest()
-    settings = parse_settings(RunSettings, manifest.settings or {})
+    settings = parse_run_settings(manifest.settings or {})
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
     hashes = {p.abbr: config_sha256(prepare_dataset(p, settings)) for p in planned}
     assert any(abbr.endswith("_ppl") for abbr in hashes)  # the inferencer's dotted name is in these

@@ -77,3 +77,39 @@ def test_hf_path_alone_selects_local_weights_named_after_the_folder(tmp_path) ->
 def test_vllm_path_values(value: str, mode: str) -> None:
     env = {"vllm_path": value, "eval_datasets": "mmlu_ppl", "model_name": "m", "model_path": "/m"}
     assert RunSettings.from_env(env).mode == mode
+
+
+def test_the_mode_chooses_the_backends_own_settings() -> None:
+    """Each backend's settings hold its own fields; what another backend reads is ignored, as
+    one shell may export the variables of several."""
+    server = RunSettings.from_env({**BASE, "hf_num_gpus": "0"})
+    assert type(server).__name__ == "ServerRunSettings" and not hasattr(server, "num_devices")
+    local = RunSettings.from_env({"hf_path": "/m", "eval_datasets": "mmlu_ppl", "service_port": "http"})
+    assert type(local).__name__ == "HfRunSettings" and local.is_local and not hasattr(local, "port")
+    offline = RunSettings.from_env({"vllm_path": "offline", "hf_path": "/m", "eval_datasets": "mmlu_ppl", "tp_size": "2"})
+    assert type(offline).__name__ == "OfflineRunSettings" and offline.tensor_parallel_size == 2
+
+
+def test_settings_recorded_by_earlier_runs_still_parse() -> None:
+    """resume re-parses run.json's settings; runs before per-backend settings recorded every field."""
+    from benchmark_eval.paths import REPO_ROOT
+    from benchmark_eval.results import RunDir
+    from benchmark_eval.settings import parse_run_settings
+
+    for folder in sorted((REPO_ROOT / "docs" / "examples" / "runs").iterdir()):
+        recorded = RunDir(folder).read_manifest().settings or {}
+        assert "host" in recorded and "model_path" in recorded  # every backend's fields
+        settings = parse_run_settings(recorded)
+        assert settings.mode == recorded["mode"]
+        assert all(recorded[k] == v for k, v in settings.model_dump(mode="json").items() if k in recorded)
+
+
+def test_every_setting_has_one_env_var_and_its_own_flags() -> None:
+    from benchmark_eval.settings import cli_options, env_vars
+
+    options = cli_options()
+    fields = [field for field, _, _ in options]
+    assert len(fields) == len(set(fields)) == len(set(env_vars().values()))
+    flags = [flag for _, names, _ in options for flag in names]
+    assert len(flags) == len(set(flags)) and all(flag.startswith("--") for flag in flags)
+    assert all("(env " in text for _, _, text in options)

@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from benchmark_eval.backends import Target, backend_for
+from benchmark_eval.backends.server_api import ServerRunSettings
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.plan import (
@@ -61,7 +62,7 @@ def _evaluate(work: Path, group: dict[str, Any], data_root: Path, stock: bool) -
     run_dir = work / ("stock" if stock else "ours") / "stamp"
     datasets, settings = [], None
     for config, (subjects, limit) in group.items():
-        settings = RunSettings(model_name=SERVED_NAME, datasets=(config,), subjects=subjects, limit=limit,
+        settings = ServerRunSettings(model_name=SERVED_NAME, datasets=(config,), subjects=subjects, limit=limit,
                                data_root=data_root)
         for planned in plan_datasets(settings.datasets, settings.subjects, settings.limit):
             datasets.append(copy.deepcopy(planned.cfg) if stock else prepare_dataset(planned, settings))
