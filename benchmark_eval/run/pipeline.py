@@ -23,7 +23,7 @@ from .. import __version__
 from ..backends import Backend, Target, backend_for
 from ..console import make_console
 from ..errors import EvaluationFailed, UserError
-from ..plan import build_config, expected_requests, plan_datasets, prepare_dataset, runs_code, write_config
+from ..plan import PlannedDataset, build_config, expected_requests, plan_datasets, prepare_dataset, runs_code, write_config
 from ..results import MANIFEST, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
@@ -61,7 +61,7 @@ class _Prepared:
     runner: Runner
     target: Target
     datasets: list[dict[str, Any]]
-    planned: list[Any]
+    planned: list[PlannedDataset]
     data: dict[str, DataInfo]
 
 

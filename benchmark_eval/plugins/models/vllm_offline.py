@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ... import workers
 from .chat_prompts import HFType, generation_ids
 from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
 from .local import LocalModel
 from .progress import tick
 
-_WORKER = Path(__file__).resolve().parent.parent / "workers" / "vllm_engine.py"
+_WORKER = Path(workers.__file__).resolve().parent / "vllm_engine.py"
 
 
 class EngineFailed(RuntimeError):
