@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -71,7 +73,7 @@ def test_schema_1_runs_load_and_round_trip(folder: Path) -> None:
     ("a dataset", lambda m: next(iter(m["datasets"].values())).update(prompt_sha="x")),
     ("status", lambda m: m.update(status="done")),
 ])
-def test_a_misspelled_or_unknown_key_is_refused(where: str, edit) -> None:  # type: ignore[no-untyped-def]
+def test_a_misspelled_or_unknown_key_is_refused(where: str, edit: Callable[[dict[str, Any]], object]) -> None:
     raw = json.loads(DEMO_RUN.manifest.read_text())
     edit(raw)
     with pytest.raises(ValidationError):

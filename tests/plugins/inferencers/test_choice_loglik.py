@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
@@ -24,7 +25,8 @@ class ScriptedScorer:
     """Scores each continuation by a rule of the test's own; records every request."""
 
     def __init__(self, loglik: dict[str, float]) -> None:
-        self.loglik, self.requests = loglik, []  # type: ignore[var-annotated]
+        self.loglik = loglik
+        self.requests: list[ContinuationRequest] = []
 
     def get_token_len(self, prompt: str) -> int:
         return len(prompt.split())
@@ -34,7 +36,7 @@ class ScriptedScorer:
         return [ContinuationScore(self.loglik[r.continuation.strip()[:1]], 2) for r in requests]
 
 
-def _infer(tmp_path: Path, scorer: ScriptedScorer, max_seq_len: int | None = None) -> tuple[dict, list]:  # type: ignore[type-arg]
+def _infer(tmp_path: Path, scorer: ScriptedScorer, max_seq_len: int | None = None) -> tuple[dict[str, Any], list[str]]:
     settings = RunSettings(model_name="m", datasets=("mmlu_ppl",), subjects=("global_facts",), limit=3,
                            data_root=demo_data_root())
     [planned] = plan_datasets(settings.datasets, settings.subjects, settings.limit)
