@@ -1,17 +1,7 @@
 """Plan: settings -> the OpenCompass config that will run."""
 
-from .config import (
-                     EVAL_TASK,
-                     INFER_TASK,
-                     build_config,
-                     expected_requests,
-                     is_loglik,
-                     local_runner,
-                     prepare_dataset,
-                     runs_code,
-                     write_config,
-)
+from .config import EVAL_TASK, INFER_TASK, build_config, expected_requests, is_loglik, prepare_dataset, runs_code, write_config
 from .datasets import PlannedDataset, find_config, plan_datasets
 
 __all__ = ["EVAL_TASK", "INFER_TASK", "PlannedDataset", "build_config", "expected_requests", "find_config", "is_loglik",
-           "local_runner", "plan_datasets", "prepare_dataset", "runs_code", "write_config"]
+           "plan_datasets", "prepare_dataset", "runs_code", "write_config"]

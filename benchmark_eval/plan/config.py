@@ -10,7 +10,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from ..plugins.compat import in_process_runner
 from ..settings import RunSettings
 from .datasets import PlannedDataset, type_name
 
@@ -60,19 +59,6 @@ def expected_requests(cfg: dict[str, Any], rows: int) -> int:
 
 INFER_TASK = {"type": "opencompass.tasks.OpenICLInferTask"}
 EVAL_TASK = {"type": "opencompass.tasks.OpenICLEvalTask", "dump_details": True}
-
-
-def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:
-    """OpenCompass's LocalRunner; in-process ("debug") mode runs its tasks without a process start each.
-
-    Stock OpenCompass starts a process per task (9-16 s each here, about 10 minutes for the 57
-    MMLU subjects' evaluations). An API model is a thin HTTP client and evaluation needs no
-    device, so those run inside OpenCompass's own process, its tasks, evaluators and outputs
-    unchanged. Local weights keep an inference process of their own (device pinning).
-    """
-    if in_process:
-        return in_process_runner(task)
-    return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": False, "task": dict(task)}
 
 
 def build_config(datasets: list[dict[str, Any]], model: dict[str, Any], infer_runner: dict[str, Any],

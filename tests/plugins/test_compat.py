@@ -84,8 +84,8 @@ def test_datasets_mapping_names_the_offline_folders() -> None:
 
 
 def test_debug_local_runner_runs_tasks_in_its_own_process() -> None:
-    """in_process_runner relies on LocalRunner's debug branch calling task.run() in-process."""
-    runner = compat.in_process_runner({"type": "opencompass.tasks.OpenICLEvalTask"})
+    """local_runner(in_process=True) relies on LocalRunner's debug branch calling task.run() in-process."""
+    runner = compat.local_runner({"type": "opencompass.tasks.OpenICLEvalTask"}, in_process=True)
     assert runner["type"] == "opencompass.runners.LocalRunner" and runner["debug"] is True
     assert "debug" in inspect.signature(LocalRunner.__init__).parameters
     source = inspect.getsource(LocalRunner.launch)

@@ -33,11 +33,11 @@ from benchmark_eval.plan import (
     EVAL_TASK,
     INFER_TASK,
     build_config,
-    local_runner,
     plan_datasets,
     prepare_dataset,
     write_config,
 )
+from benchmark_eval.plugins.compat import local_runner
 from benchmark_eval.results import RunDir, build_samples
 from benchmark_eval.results.records import ServerTarget
 from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env
