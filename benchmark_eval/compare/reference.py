@@ -15,7 +15,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..errors import EXIT_EVAL_FAILED, EXIT_OK, UserError
+from ..errors import EXIT_OK, EXIT_VERDICT_FAIL, UserError
 from .runs import LoadedRun, load_run
 from .statistics import FloatArray, bootstrap_ci
 
@@ -86,7 +86,7 @@ class ReferenceComparison:
 
     @property
     def exit_code(self) -> int:
-        return EXIT_OK if self.verdict == "PASS" else EXIT_EVAL_FAILED
+        return EXIT_OK if self.verdict == "PASS" else EXIT_VERDICT_FAIL
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "reference", "verdict": self.verdict, "reference": self.reference.model_dump(),

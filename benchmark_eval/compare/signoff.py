@@ -1,5 +1,6 @@
-"""Compare a candidate run with a baseline run: per dataset and metric, the 1% rule and
-paired statistics, a three-way verdict, and the overall verdict with its exit code."""
+"""Compare a candidate run with a baseline run: the suite verdict over sign-off units
+(benchmarks and ungrouped datasets), and per dataset (subject) the diagnostics that never
+decide it: the 1% rule, paired statistics, flips."""
 
 from __future__ import annotations
 
@@ -8,16 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
-from ..errors import EXIT_NOT_COMPARABLE, UserError
+from ..errors import EXIT_INCONCLUSIVE, EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_VERDICT_FAIL, UserError
 from .comparability import environment_table, input_differences, is_noise_floor
 from .logprob_parity import LogprobParity, logprob_parity
 from .margins import Margins
+from .noise_floor import check_noise_floor, load_noise_floor
 from .runs import LoadedRun, load_run
-from .statistics import PairedResult, paired_compare
+from .statistics import FloatArray, PairedResult, Verdict, holm, paired_compare, stratified_compare
+from .suite import SuiteVerdict, UnitComparison, decide
+from .units import Unit, margin_names, resolve_units, run_groups
 
-_ORDER = {"PASS": 0, "INCONCLUSIVE": 1, "FAIL": 2}
-EXIT_CODES = {"PASS": 0, "FAIL": 1, "INCONCLUSIVE": 2}
+EXIT_CODES = {"PASS": EXIT_OK, "FAIL": EXIT_VERDICT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class FlippedSample:
 
 @dataclass
 class MetricComparison:
+    """One dataset (subject) and metric: a diagnostic row, never the verdict."""
+
     dataset: str
     metric: str
     baseline: float  # the runs' reported scores
@@ -43,34 +49,34 @@ class MetricComparison:
     rule_1pct: str  # the plain rule: PASS when rel_diff_pct < 1
     margin_note: str
     paired: PairedResult | None
-    verdict: str
+    verdict: str  # this subject alone, as a diagnostic
     flipped: list[FlippedSample] = field(default_factory=list)
     logprob: LogprobParity | None = None
+    diff_p: float | None = None  # two-sided: any difference (McNemar exact, or paired t)
+    holm_p: float | None = None  # diff_p, Holm-adjusted across every subject row
 
 
 @dataclass
 class Comparison:
     baseline: LoadedRun
     candidate: LoadedRun
+    units: list[UnitComparison]
+    suite: SuiteVerdict
     metrics: list[MetricComparison]
     mismatches: list[str]
-    noise_floor: bool
+    noise_floor: bool  # the two runs are the same device and software
     environment: list[tuple[str, str, str]]
     only_in_one: list[str]
+    floor_run: LoadedRun | None = None  # --noise-floor: a second baseline run
+    unused_margins: list[str] = field(default_factory=list)
 
     @property
-    def verdict(self) -> str:
-        return max((m.verdict for m in self.metrics), key=_ORDER.__getitem__)
+    def verdict(self) -> Verdict:
+        return self.suite.verdict
 
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.verdict]
-
-    def dataset_verdicts(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for m in self.metrics:
-            out[m.dataset] = max(out.get(m.dataset, "PASS"), m.verdict, key=_ORDER.__getitem__)
-        return out
 
 
 def _per_sample_key(metric: str, sample_scores: dict[str, float], n_metrics: int) -> tuple[str, float] | None:
@@ -81,43 +87,88 @@ def _per_sample_key(metric: str, sample_scores: dict[str, float], n_metrics: int
     return None
 
 
-def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str, margins: Margins,
-                    resamples: int, seed: int) -> MetricComparison:
-    b_score, c_score = base.metrics(dataset)[metric], cand.metrics(dataset)[metric]
-    rel = (b_score - c_score) / b_score * 100 if b_score else None
-    rule = "PASS" if rel is not None and rel < 1.0 else ("PASS" if rel is None and c_score >= b_score else "FAIL")
+def paired_scores(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str
+                  ) -> tuple[list[tuple[str, str]], FloatArray, FloatArray] | None:
+    """Per-sample scores (points) of the samples both runs scored on the same prompt; None
+    when the runs kept no per-sample score for the metric."""
     keys = sorted((k for k in base.samples if k[0] == dataset and k in cand.samples
                    and base.samples[k].prompt_sha256 == cand.samples[k].prompt_sha256), key=lambda k: (len(k[1]), k[1]))
     n_metrics = len(set(base.metrics(dataset)) & set(cand.metrics(dataset)))
-    first = base.samples[keys[0]].scores if keys else {}
-    source = _per_sample_key(metric, first, n_metrics)
-    config = base.manifest.datasets[dataset].config
-    margin, note = margins.points(dataset, config, b_score)
-    if source is None or not keys:
-        return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, None,
-                                "INCONCLUSIVE", [])
+    source = _per_sample_key(metric, base.samples[keys[0]].scores, n_metrics) if keys else None
+    if source is None:
+        return None
     key, scale = source
     b = np.array([float(base.samples[k].scores.get(key, np.nan)) * scale for k in keys])
     c = np.array([float(cand.samples[k].scores.get(key, np.nan)) * scale for k in keys])
+    return keys, b, c
+
+
+def _rule(b_score: float, c_score: float) -> tuple[float | None, str]:
+    rel = (b_score - c_score) / b_score * 100 if b_score else None
+    return rel, "PASS" if (rel is not None and rel < 1.0) or (rel is None and c_score >= b_score) else "FAIL"
+
+
+def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str, margins: Margins,
+                    resamples: int, seed: int) -> MetricComparison:
+    b_score, c_score = base.metrics(dataset)[metric], cand.metrics(dataset)[metric]
+    rel, rule = _rule(b_score, c_score)
+    margin, note = margins.points([dataset, base.manifest.datasets[dataset].config], b_score)
+    scored = paired_scores(base, cand, dataset, metric)
+    if scored is None:
+        return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, None, "INCONCLUSIVE")
+    keys, b, c = scored
     paired = paired_compare(b, c, margin, resamples=resamples, seed=seed)
     flipped = [
         FlippedSample(k[1], float(bv), float(cv), base.samples[k].prediction, cand.samples[k].prediction,
                       base.samples[k].reference)
         for k, bv, cv in zip(keys, b, c) if bv != cv
     ]
+    diff_p = paired.mcnemar_p
     if paired.flips is None:  # continuous: list the largest changes only
         flipped = sorted(flipped, key=lambda f: -abs(f.candidate_score - f.baseline_score))[:20]
+        diff_p = float(stats.ttest_rel(c, b).pvalue) if len(b) > 1 and np.any(b != c) else 1.0
     parity = logprob_parity([(base.samples[k], cand.samples[k]) for k in keys])
     return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired,
-                            paired.verdict, flipped, parity)
+                            paired.verdict, flipped, parity, diff_p)
+
+
+def _unit_metrics(unit: Unit, base: LoadedRun, cand: LoadedRun) -> list[str]:
+    if unit.metric is not None:
+        return [unit.metric]
+    shared = [set(base.metrics(d)) & set(cand.metrics(d)) for d in unit.datasets]
+    first = base.metrics(unit.datasets[0])
+    return [m for m in first if all(m in s for s in shared)]
+
+
+def _compare_unit(unit: Unit, metric: str, base: LoadedRun, cand: LoadedRun, margins: Margins,
+                  resamples: int, seed: int) -> UnitComparison:
+    weights = np.array(unit.weights) / float(np.sum(unit.weights))
+    b_score = float(sum(w * base.metrics(d)[metric] for w, d in zip(weights, unit.datasets)))
+    c_score = float(sum(w * cand.metrics(d)[metric] for w, d in zip(weights, unit.datasets)))
+    rel, rule = _rule(b_score, c_score)
+    margin, note = margins.points(margin_names(unit, {d: base.manifest.datasets[d].config for d in unit.datasets}), b_score)
+    strata = [paired_scores(base, cand, d, metric) for d in unit.datasets]
+    paired = None
+    if all(s is not None and len(s[0]) for s in strata):
+        paired = stratified_compare([(s[1], s[2]) for s in strata if s is not None], weights, margin, resamples, seed)
+    quoted = None
+    if unit.quoted is not None:  # the naive average people quote, beside the average the unit decides on
+        quoted = (float(np.mean([base.metrics(d)[metric] for d in unit.datasets])),
+                  float(np.mean([cand.metrics(d)[metric] for d in unit.datasets])))
+    return UnitComparison(unit, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired, quoted)
 
 
 def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismatch: bool = False,
-                 resamples: int = 10_000, seed: int = 0) -> Comparison:
+                 resamples: int = 10_000, seed: int = 0, units: str | None = None,
+                 noise_floor: Path | None = None) -> Comparison:
     base, cand = load_run(baseline), load_run(candidate)
     common = [d for d in base.manifest.datasets if d in cand.manifest.datasets]
     if not common:
         raise UserError(f"the two runs have no dataset in common ({', '.join(base.manifest.datasets)} vs {', '.join(cand.manifest.datasets)}); evaluate the same eval_datasets on both devices")
+    floor = load_noise_floor(noise_floor, base, common) if noise_floor is not None else None
+    sign_off_units = resolve_units(run_groups(base.manifest), common, units)
+    unused = margins.unused({u.name for u in sign_off_units} | {g.group.name for g in sign_off_units if g.group}
+                            | set(common) | {base.manifest.datasets[d].config for d in common})
     mismatches = input_differences(base, cand, common)
     if mismatches and not allow_mismatch:
         raise UserError(
@@ -128,5 +179,15 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
         _compare_metric(base, cand, ds, metric, margins, resamples, seed)
         for ds in common for metric in base.metrics(ds) if metric in cand.metrics(ds)
     ]
+    rows = [m for m in metrics if m.diff_p is not None]
+    if rows:
+        for m, p in zip(rows, holm([m.diff_p for m in rows if m.diff_p is not None])):
+            m.holm_p = float(p)
+    compared = [_compare_unit(u, metric, base, cand, margins, resamples, seed)
+                for u in sign_off_units for metric in _unit_metrics(u, base, cand)]
+    suite = decide(compared)
+    if floor is not None:
+        check_noise_floor(compared, base, floor, cand, paired_scores)
     only = sorted(set(base.manifest.datasets) ^ set(cand.manifest.datasets))
-    return Comparison(base, cand, metrics, mismatches, is_noise_floor(base, cand), environment_table(base, cand), only)
+    return Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
+                      environment_table(base, cand), only, floor, unused)

@@ -62,10 +62,13 @@ EVAL_TASK = {"type": "opencompass.tasks.OpenICLEvalTask", "dump_details": True}
 
 
 def build_config(datasets: list[dict[str, Any]], model: dict[str, Any], infer_runner: dict[str, Any],
-                 eval_runner: dict[str, Any], workers: int = 1) -> dict[str, Any]:
-    """The run's config: datasets split into `workers` inference and evaluation tasks."""
+                 eval_runner: dict[str, Any], workers: int = 1,
+                 summary_groups: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The run's config: datasets split into `workers` inference and evaluation tasks; OpenCompass's
+    summarizer averages the benchmark groups (mmlu, ceval, ...) the datasets fill."""
     per_task = max(1, -(-len(datasets) // workers))
     return {
+        "summarizer": {"summary_groups": list(summary_groups or [])},
         "datasets": datasets,
         "models": [model],
         "infer": {"partitioner": {"type": "opencompass.partitioners.NumWorkerPartitioner", "num_worker": workers},

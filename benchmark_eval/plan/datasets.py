@@ -91,6 +91,14 @@ def load_config(name: str) -> list[dict[str, Any]]:
     return entries
 
 
+def run_abbr(entry: dict[str, Any]) -> str:
+    """The abbr a stock dataset entry runs under: stock PPL and generative configs share abbrs
+    (lukaemon_mmlu_X) and results are kept per abbr, so PPL entries get "_ppl" appended."""
+    abbr = str(entry.get("abbr", ""))
+    is_ppl = type_name(entry.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "PPLInferencer"
+    return f"{abbr}_ppl" if is_ppl and not abbr.endswith("_ppl") else abbr
+
+
 def plan_datasets(
     names: tuple[str, ...], subjects: tuple[str, ...] | None = None, limit: int | None = None
 ) -> list[PlannedDataset]:
@@ -115,10 +123,7 @@ def plan_datasets(
                 reader = dict(entry.get("reader_cfg", {}))
                 reader["test_range"] = f"[0:{limit}]"
                 entry["reader_cfg"] = reader
-            if type_name(entry.get("infer_cfg", {}).get("inferencer", {}).get("type")) == "PPLInferencer" \
-                    and not str(entry.get("abbr", "")).endswith("_ppl"):
-                # Stock PPL and generative configs share abbrs (lukaemon_mmlu_X); results are per abbr.
-                entry["abbr"] = f"{entry['abbr']}_ppl"
+            entry["abbr"] = run_abbr(entry)
             planned.append(PlannedDataset(name, entry))
     seen: dict[str, str] = {}
     for item in planned:

@@ -9,14 +9,19 @@ each function (importing it takes seconds): planning a run and the CLI's checks 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import runpy
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 OPENCOMPASS_VERSION = "0.5.4"
 
 __all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
-           "convert_chat_messages", "datasets_mapping", "dump_results_dict", "local_runner", "rouge_inputs"]
+           "convert_chat_messages", "datasets_mapping", "dump_results_dict", "local_runner", "rouge_inputs",
+           "summary_groups"]
 
 #: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
 #: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
@@ -31,6 +36,28 @@ def datasets_mapping() -> dict[str, dict[str, str]]:
 
     mapping: dict[str, dict[str, str]] = DATASETS_MAPPING
     return mapping
+
+
+def summary_groups() -> list[dict[str, Any]]:
+    """OpenCompass's own benchmark groups (mmlu, mmlu-stem, mmlu-weighted, ceval, ceval-hard,
+    cmmlu, ...), in file order, as its summarizer configs define them: `name`, `subsets` (dataset
+    abbrs, or [abbr, metric] pairs) and, for weighted groups, `weights`.
+
+    They live in `opencompass/configs/summarizers/groups/*.py`, plain Python files of
+    `*_summary_groups` lists that stock configs pull in with `read_base()`; running each file
+    reads them without re-typing a subject list. Entries without subsets are skipped.
+    """
+    import opencompass
+
+    root = Path(opencompass.__file__).resolve().parent / "configs" / "summarizers" / "groups"
+    groups: list[dict[str, Any]] = []
+    for path in sorted(root.glob("*.py")):
+        with contextlib.redirect_stdout(io.StringIO()):  # a few files print while they build their lists
+            namespace = runpy.run_path(str(path))
+        for key, value in namespace.items():
+            if key.endswith("_summary_groups") and isinstance(value, list):
+                groups += [g for g in value if isinstance(g, dict) and g.get("name") and g.get("subsets")]
+    return groups
 
 
 def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:

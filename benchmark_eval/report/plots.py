@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ..compare.signoff import Comparison  # noqa: E402
+from ..compare.statistics import PairedResult  # noqa: E402
 
 _COLOURS = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
 
@@ -23,22 +24,29 @@ def _png(fig: Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def difference_plot(comparison: Comparison) -> str:
-    """Each metric's paired difference with its 95% bootstrap CI against the margin band."""
-    rows = [m for m in comparison.metrics if m.paired is not None]
+def _interval_plot(rows: list[tuple[str, PairedResult, str]]) -> str:
+    """Each row's paired difference with its 95% bootstrap CI against its margin band."""
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
-    for y, m in enumerate(rows):
-        p = m.paired
-        assert p is not None
+    for y, (_, p, verdict) in enumerate(rows):
         ax.plot([-p.margin, p.margin], [y, y], color="#90caf9", linewidth=9, solid_capstyle="butt", zorder=1)
         low, high = p.bootstrap_ci95
         ax.plot([low, high], [y, y], color="black", linewidth=1.5, zorder=2)
-        ax.plot(p.diff, y, "o", color=_COLOURS[m.verdict], zorder=3)
+        ax.plot(p.diff, y, "o", color=_COLOURS[verdict], zorder=3)
     ax.axvline(0, color="grey", linewidth=0.8)
-    ax.set_yticks(range(len(rows)), [f"{m.dataset} / {m.metric}" for m in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
     ax.set_xlabel("candidate - baseline (points); blue band: margin; bar: 95% bootstrap CI")
     ax.invert_yaxis()
     return _png(fig)
+
+
+def unit_plot(comparison: Comparison) -> str:
+    """The decision: each unit's difference against its margin."""
+    return _interval_plot([(f"{u.unit.label} / {u.metric}", u.paired, u.verdict) for u in comparison.units if u.paired])
+
+
+def difference_plot(comparison: Comparison) -> str:
+    """Diagnostics: each dataset's (subject's) difference; a subject alone cannot resolve a 1% margin."""
+    return _interval_plot([(f"{m.dataset} / {m.metric}", m.paired, m.verdict) for m in comparison.metrics if m.paired])
 
 
 def scatter_plot(comparison: Comparison) -> str:

@@ -11,20 +11,39 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..compare.reference import ReferenceComparison
 from ..compare.signoff import Comparison
+from ..compare.suite import UnitComparison
 from ..fileio import atomic_write_text
 from . import plots
+
+
+def _unit_data(u: UnitComparison) -> dict[str, Any]:
+    return {
+        "unit": u.unit.name, "label": u.unit.label, "metric": u.metric, "datasets": list(u.unit.datasets),
+        "estimator": u.unit.estimator, "group": u.unit.group.name if u.unit.group else None,
+        "baseline": u.baseline, "candidate": u.candidate, "abs_diff": u.abs_diff, "rel_diff_pct": u.rel_diff_pct,
+        "rule_1pct": u.rule_1pct, "margin_note": u.margin_note,
+        "quoted": {"group": u.unit.quoted.name, "baseline": u.quoted[0], "candidate": u.quoted[1]}
+        if u.quoted is not None and u.unit.quoted is not None else None,
+        "paired": u.paired.to_dict() if u.paired else None, "worse_p_holm": u.worse_p_holm,
+        "verdict": u.verdict, "reason": u.reason, "noise_floor": asdict(u.floor) if u.floor else None,
+    }
 
 
 def verdict_data(comparison: Comparison) -> dict[str, Any]:
     return {
         "verdict": comparison.verdict,
         "exit_code": comparison.exit_code,
+        "decided_by": comparison.suite.decided_by,
+        "reason": comparison.suite.reason,
+        "units": [_unit_data(u) for u in comparison.units],
         "noise_floor": comparison.noise_floor,
+        "noise_floor_run": str(comparison.floor_run.path) if comparison.floor_run else None,
         "mismatches": comparison.mismatches,
         "baseline": {"path": str(comparison.baseline.path), "label": comparison.baseline.label},
         "candidate": {"path": str(comparison.candidate.path), "label": comparison.candidate.label},
-        "datasets": comparison.dataset_verdicts(),
         "only_in_one_run": comparison.only_in_one,
+        "unused_margins": comparison.unused_margins,
+        # per dataset (subject): diagnostics, never the verdict
         "metrics": [
             {k: v for k, v in asdict(m).items() if k != "flipped"} | {"flipped": len(m.flipped)}
             for m in comparison.metrics
@@ -52,8 +71,8 @@ def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     context = {"c": comparison, "v": verdict_data(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}
     atomic_write_text(paths["md"], env.get_template("report.md.j2").render(**context))
-    images = {"difference": plots.difference_plot(comparison), "scatter": plots.scatter_plot(comparison),
-              "flips": plots.flips_plot(comparison)}
+    images = {"units": plots.unit_plot(comparison), "difference": plots.difference_plot(comparison),
+              "scatter": plots.scatter_plot(comparison), "flips": plots.flips_plot(comparison)}
     atomic_write_text(paths["html"], env.get_template("report.html.j2").render(images=images, **context))
     atomic_write_text(paths["json"], json.dumps(context["v"], indent=2, default=str) + "\n")
     return paths

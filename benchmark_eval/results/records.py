@@ -80,6 +80,49 @@ class DatasetRecord(_Record):
     metrics: dict[str, float] = Field(default_factory=dict)  # filled when the run finishes
 
 
+class BenchmarkGroup(_Record):
+    """One of OpenCompass's summary groups (mmlu, mmlu-stem, ceval, ...) as far as a run holds it.
+
+    The score is OpenCompass's: the naive average of its subsets' scores, or the weighted one
+    where the group has weights. A run that holds part of a group (`subjects`, `limit`) is
+    labelled for what it is, never with the bare name.
+    """
+
+    name: str  # OpenCompass's name; "_ppl" appended over our log-likelihood abbrs ("mmlu_ppl")
+    subsets: list[str]  # the run's dataset abbrs in the group, in OpenCompass's order
+    total_subsets: int  # how many the full group has
+    subset_metrics: dict[str, str] = Field(default_factory=dict)  # abbr -> metric, where the group names one
+    weights: dict[str, float] | None = None  # weighted groups (mmlu-weighted), for the subsets present
+    limit: int | None = None  # the run's per-subset sample limit
+    scores: dict[str, float] = Field(default_factory=dict)  # OpenCompass's group rows, once the run finished
+
+    @property
+    def complete(self) -> bool:
+        return len(self.subsets) == self.total_subsets and self.limit is None
+
+    @property
+    def average(self) -> Literal["naive", "weighted"]:
+        return "weighted" if self.weights else "naive"
+
+    @property
+    def label(self) -> str:
+        """The name OpenCompass's summary shows it under: the bare name only for all of it (no comma:
+        its summary CSV turns commas into spaces)."""
+        if self.complete:
+            return self.name
+        part = f"all {self.total_subsets} subjects" if len(self.subsets) == self.total_subsets \
+            else f"{len(self.subsets)} of {self.total_subsets} subjects"
+        return f"{self.name} ({part}{f'; limit {self.limit}' if self.limit is not None else ''})"
+
+    def summary_group(self) -> dict[str, Any]:
+        """The entry OpenCompass's summarizer averages (its `summary_groups` format)."""
+        subsets: list[Any] = [[s, self.subset_metrics[s]] if s in self.subset_metrics else s for s in self.subsets]
+        group: dict[str, Any] = {"name": self.label, "subsets": subsets}
+        if self.weights:  # by abbr: OpenCompass looks "abbr@metric" up first, then the abbr
+            group["weights"] = dict(self.weights)
+        return group
+
+
 class Host(_Record):
     hostname: str
     platform: str
@@ -140,6 +183,7 @@ class RunManifest(_Record):
     slice: Slice | None = None
     data_root: str | None = None
     datasets: dict[str, DatasetRecord]
+    groups: list[BenchmarkGroup] | None = None  # OpenCompass's summary groups the datasets fill
     environment: Environment = Field(default_factory=Environment)
     settings: dict[str, Any] | None = None  # the RunSettings as given; resume re-parses them
     runner: RunnerRecord | None = None

@@ -23,8 +23,17 @@ from .. import __version__
 from ..backends import Backend, Target, backend_for
 from ..console import make_console
 from ..errors import EvaluationFailed, UserError
-from ..plan import PlannedDataset, build_config, expected_requests, plan_datasets, prepare_dataset, runs_code, write_config
-from ..results import MANIFEST, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes
+from ..plan import (
+    PlannedDataset,
+    build_config,
+    expected_requests,
+    groups_for,
+    plan_datasets,
+    prepare_dataset,
+    runs_code,
+    write_config,
+)
+from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes, read_summary
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
     SCHEMA_VERSION,
@@ -51,6 +60,7 @@ from .preflight import DataInfo, check_data
 class RunResult:
     run_dir: Path
     outcomes: list[DatasetOutcome]
+    groups: list[BenchmarkGroup]  # OpenCompass's benchmark groups the datasets fill, with its scores
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,7 @@ class _Prepared:
     datasets: list[dict[str, Any]]
     planned: list[PlannedDataset]
     data: dict[str, DataInfo]
+    groups: list[BenchmarkGroup]
 
 
 def _prepare(settings: RunSettings) -> _Prepared:
@@ -73,7 +84,8 @@ def _prepare(settings: RunSettings) -> _Prepared:
     runner.preflight(settings)
     data = check_data(planned, settings.data_root.resolve())
     datasets = [prepare_dataset(p, settings) for p in planned]
-    return _Prepared(backend, runner, target, datasets, planned, data)
+    groups = groups_for({p.abbr: p.config_name for p in planned}, settings.limit)
+    return _Prepared(backend, runner, target, datasets, planned, data, groups)
 
 
 def _new_run_dir(settings: RunSettings) -> RunDir:
@@ -115,6 +127,7 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
                                        prompt_config_sha256=config_sha256(cfg))
             for p, cfg in zip(prep.planned, prep.datasets)
         },
+        groups=prep.groups or None,
         environment=Environment(host=host_description(), device=prep.target.device_label, packages=package_versions()),
         settings=settings.model_dump(mode="json"),
         runner=prep.runner.record(settings),
@@ -129,7 +142,8 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     with _recording_stops(run_dir, manifest):
         model = prep.backend.model_config(settings, prep.target, run_dir)
         runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
-        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers),
+        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers,
+                                  summary_groups=[g.summary_group() for g in prep.groups]),
                      run_dir.plan_config)
         return _execute(settings, prep, run_dir, manifest, console)
 
@@ -209,6 +223,7 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: 
     manifest.opencompass_exit_code = code
     for outcome in outcomes:
         manifest.datasets[outcome.abbr].metrics = outcome.metrics if outcome.ok else {}
+    _record_group_scores(run_dir, settings.model_abbr, manifest.groups or [])
     if failed or code != 0:
         manifest.status = "failed"
         manifest.failures = [Failure(dataset=o.abbr, error=o.error, log=o.log) for o in failed]
@@ -234,7 +249,20 @@ def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: 
     manifest.status = "ok"
     manifest.samples = len(samples)
     run_dir.write_manifest(manifest)
-    return RunResult(run_dir.path, outcomes)
+    return RunResult(run_dir.path, outcomes, manifest.groups or [])
+
+
+def _record_group_scores(run_dir: RunDir, model_abbr: str, groups: list[BenchmarkGroup]) -> None:
+    """OpenCompass's own group rows from its summary (naive_average or weighted_average, and the
+    subsets' common metrics); a group it could not average keeps no score."""
+    summary = read_summary(run_dir, model_abbr)
+    for group in groups:
+        group.scores = {}
+        for metric, value in summary.get(group.label, {}).items():
+            try:
+                group.scores[metric] = float(value)
+            except ValueError:  # "-": a subset without a score
+                continue
 
 
 def _failed_requests(run_dir: RunDir) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from benchmark_eval.compare.reference import ReferenceFile
+from benchmark_eval.errors import EXIT_VERDICT_FAIL
 from benchmark_eval.paths import REPO_ROOT
 
 from ..conftest import assert_one_line_error, run_cli
@@ -35,7 +36,7 @@ def test_a_run_that_misses_a_target_fails_and_says_by_how_much(runs: dict[str, P
     ref = tmp_path / "ref.yaml"
     ref.write_text(yaml.safe_dump({"name": "missed", "targets": _targets(runs["fp32"], 5.0, {"margin": 1.0})}))
     done = run_cli(["compare", "--reference", str(ref), str(runs["fp32"]), "--out", str(tmp_path / "r")])
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == EXIT_VERDICT_FAIL, done.stdout + done.stderr
     assert "Xsum rouge1: FAIL (missed by 4.0000)" in done.stdout
     report = (tmp_path / "r" / "report.md").read_text()
     assert "## What missed" in report and "is 4.0000 below the threshold" in report

@@ -104,3 +104,14 @@ def test_continuous_scores_use_a_paired_interval() -> None:
     assert same.flips is None and same.verdict == "PASS"
     worse = paired_compare(base, base - 5 + rng.normal(0, 1, size=800), margin=1.0)
     assert worse.verdict == "FAIL"
+
+
+def test_holm_matches_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    from benchmark_eval.compare.statistics import holm
+
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 5, 57):
+        p = list(rng.uniform(0, 0.2, size)) + [0.01] * 2  # ties too
+        assert holm(p) == pytest.approx(list(multipletests(p, method="holm")[1]))

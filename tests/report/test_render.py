@@ -54,7 +54,7 @@ def test_report_files_say_what_the_comparison_found(pair: tuple[Path, Path], tmp
     md = paths["md"].read_text()
     assert "mmlu_x" in md and "### mmlu_x / accuracy (6)" in md
     html = paths["html"].read_text()
-    assert html.count("data:image/png;base64,") == 3 and "mmlu_x" in html
+    assert html.count("data:image/png;base64,") == 4 and "mmlu_x" in html
     assert not verdict["noise_floor"]  # the devices differ
 
 

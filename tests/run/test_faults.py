@@ -2,7 +2,7 @@
 
 (a) 10% of requests fail their first attempt (HTTP 500 or delayed past the timeout): the
     final samples.jsonl equals a clean run's.
-(b)+(c) the server is killed mid-run and does not come back: the run stops with exit 1, a
+(b)+(c) the server is killed mid-run and does not come back: the run stops with exit 3 (evaluation failed), a
     message naming the failed requests and how to resume, and no scores; the server is
     restarted, the run resumed: samples.jsonl equals the clean run's, and no request
     answered before the kill reached the server again.
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from benchmark_eval.demo.model import SERVED_NAME
+from benchmark_eval.errors import EXIT_EVAL_FAILED
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
@@ -73,7 +74,7 @@ def test_server_killed_then_resume_sends_only_what_is_missing(data_root: Path, t
             env = _env(proxy.port, data_root, tmp_path / "results", request_timeout="20", max_retries="2")
             failed = run_cli(["run"], env, timeout=900)
             # (c) the server never came back: non-zero, clear, and no scores anywhere.
-            assert failed.returncode == 1, failed.stderr[-3000:]
+            assert failed.returncode == EXIT_EVAL_FAILED, failed.stderr[-3000:]
             assert "Traceback" not in failed.stderr
             assert "failed for good" in failed.stderr and "--resume" in failed.stderr
             assert "scores" not in failed.stdout

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from benchmark_eval.errors import EXIT_EVAL_FAILED
 from benchmark_eval.fileio import sha256_file
 from benchmark_eval.results.samples import prompt_sha256
 from benchmark_eval.server import ServerHandle
@@ -109,7 +110,7 @@ def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandl
         "eval_datasets": "mmlu_gen", "subjects": "anatomy", "limit": "2", "COMPASS_DATA_CACHE": str(data_root),
         "results_dir": str(tmp_path), "request_timeout": "0.001",
     }, timeout=600)
-    assert done.returncode == 1, done.stderr[-3000:]
+    assert done.returncode == EXIT_EVAL_FAILED, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
     assert "1 of 1 dataset(s) failed" in done.stderr and "lukaemon_mmlu_anatomy" in done.stderr
     assert "scores" not in done.stdout
