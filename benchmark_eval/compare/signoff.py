@@ -12,6 +12,7 @@ import numpy as np
 from scipy import stats
 
 from ..errors import EXIT_INCONCLUSIVE, EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_VERDICT_FAIL, UserError
+from ..plugins import compat
 from .comparability import environment_table, input_differences, is_noise_floor
 from .logprob_parity import LogprobParity, logprob_parity
 from .margins import Margins
@@ -136,8 +137,10 @@ def _unit_metrics(unit: Unit, base: LoadedRun, cand: LoadedRun) -> list[str]:
     if unit.metric is not None:
         return [unit.metric]
     shared = [set(base.metrics(d)) & set(cand.metrics(d)) for d in unit.datasets]
-    first = base.metrics(unit.datasets[0])
-    return [m for m in first if all(m in s for s in shared)]
+    common = [m for m in base.metrics(unit.datasets[0]) if all(m in s for s in shared)]
+    # One decision per unit, on the metric OpenCompass leads with (Xsum: rouge1); the others stay
+    # in the per-dataset diagnostics instead of multiplying the units Holm corrects over.
+    return [compat.primary_metric(common)] if common else []
 
 
 def _compare_unit(unit: Unit, metric: str, base: LoadedRun, cand: LoadedRun, margins: Margins,

@@ -21,7 +21,7 @@ OPENCOMPASS_VERSION = "0.5.4"
 
 __all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
            "convert_chat_messages", "datasets_mapping", "dump_results_dict", "local_runner", "rouge_inputs",
-           "summary_groups"]
+           "primary_metric", "summary_groups"]
 
 #: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
 #: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
@@ -58,6 +58,14 @@ def summary_groups() -> list[dict[str, Any]]:
             if key.endswith("_summary_groups") and isinstance(value, list):
                 groups += [g for g in value if isinstance(g, dict) and g.get("name") and g.get("subsets")]
     return groups
+
+
+def primary_metric(metrics: list[str]) -> str:
+    """The metric OpenCompass's summarizer puts first for a dataset (and averages in a group):
+    the first of its METRIC_WHITELIST present, else the first reported."""
+    from opencompass.summarizers.default import METRIC_WHITELIST
+
+    return next((m for m in METRIC_WHITELIST if m in metrics), metrics[0])
 
 
 def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:

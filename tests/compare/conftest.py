@@ -12,7 +12,8 @@ from benchmark_eval.server import ServerHandle, stop_server
 from ..conftest import _start, run_cli, run_dir_from
 
 DATASETS = "mmlu_gen_4d595a ceval_gen Xsum_gen"
-SUBJECTS = "abstract_algebra,computer_network"
+# Two benchmark groups (3 MMLU and 2 C-Eval subjects) and a dataset in no group.
+SUBJECTS = "abstract_algebra,anatomy,astronomy,computer_network,operating_system"
 
 
 def _evaluate(server: ServerHandle, data_root: Path, results: Path, device: str) -> Path:

@@ -97,3 +97,11 @@ def test_gen_inferencer_batches_by_the_model_entrys_batch_size() -> None:
     source = inspect.getsource(GenInferencer.inference)
     assert "self.get_dataloader(prompt_list[index:], self.batch_size)" in source
     assert compat.WHOLE_DATASET >= 1_000_000
+
+
+def test_summary_groups_and_the_primary_metric() -> None:
+    groups = {g["name"]: g for g in compat.summary_groups()}
+    assert len(groups["mmlu"]["subsets"]) == 57 and sum(groups["mmlu-weighted"]["weights"].values()) == 14042
+    assert len(groups["ceval"]["subsets"]) == 52 and "lukaemon_mmlu_anatomy" in groups["mmlu-stem"]["subsets"]
+    assert compat.primary_metric(["rouge2", "rouge1", "rougeL"]) == "rouge1"
+    assert compat.primary_metric(["exotic", "other"]) == "exotic"
