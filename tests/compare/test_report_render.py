@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -34,11 +35,12 @@ def test_html_report_renders_in_chromium(runs: dict[str, Path], tmp_path: Path) 
     ], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and shot.exists(), done.stderr[-2000:]
     pixels = image.imread(str(shot))
-    verdict = (tmp_path / "verdict.json").read_text()
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
     colour = {"PASS": "#2e7d32", "FAIL": "#c62828", "INCONCLUSIVE": "#ef6c00"}
-    shown = [v for v, c in colour.items() if f'"verdict": "{v}"' in verdict]
-    assert _has_colour(pixels[:120], colour[shown[0]]), "the headline verdict is not visible"
-    # Below the tables: the plots draw each metric's point in its verdict colour.
-    plots = pixels[pixels.shape[0] // 2:]
-    assert _has_colour(plots, colour[shown[0]], minimum=100), "the plots are not visible"
-    assert _has_colour(plots, "#000000", tolerance=0.1, minimum=1000), "no plot axes or CI bars drawn"
+    assert _has_colour(pixels[:120], colour[verdict["verdict"]]), "the headline verdict is not visible"
+    # Below the headline: the unit table and the unit plot draw each unit in its verdict colour;
+    # the per-subject diagnostics are collapsed (<details>), so the page is the decision first.
+    body = pixels[120:]
+    for unit in verdict["units"]:
+        assert _has_colour(body, colour[unit["verdict"]], minimum=100), f"{unit['unit']} is not visible"
+    assert _has_colour(body, "#000000", tolerance=0.1, minimum=1000), "no plot axes or CI bars drawn"
