@@ -19,7 +19,7 @@ from .margins import Margins
 from .planner import UnitNoise, UnitPlan, plan_unit
 from .runs import LoadedRun, load_run
 from .statistics import is_binary
-from .units import Unit, resolve_units
+from .units import Unit, resolve_units, settable_names
 
 #: Evaluators whose per-sample scores are continuous (everything else scores 0/1 per sample).
 _CONTINUOUS = ("Rouge", "Bleu", "BERTScore")
@@ -70,7 +70,7 @@ def plan_signoff(datasets: tuple[str, ...], subjects: tuple[str, ...] | None, li
     by_abbr = {p.abbr: p for p in planned}
     configs = {p.abbr: p.config_name for p in planned}
     units = resolve_units(groups_for(configs, limit), list(by_abbr), units_spec)
-    margins.unused({u.name for u in units} | {u.group.name for u in units if u.group} | set(configs) | set(configs.values()))
+    margins.unused(settable_names(units, configs))
     runs = None
     if noise_floor is not None:
         runs = load_run(noise_floor[0]), load_run(noise_floor[1])

@@ -20,7 +20,7 @@ from .noise_floor import check_noise_floor, load_noise_floor
 from .runs import LoadedRun, load_run
 from .statistics import FloatArray, PairedResult, Verdict, holm, paired_compare, stratified_compare
 from .suite import SuiteVerdict, UnitComparison, decide
-from .units import Unit, margin_names, resolve_units, run_groups
+from .units import Unit, margin_names, resolve_units, run_groups, settable_names
 
 EXIT_CODES = {"PASS": EXIT_OK, "FAIL": EXIT_VERDICT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 
@@ -170,8 +170,7 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
         raise UserError(f"the two runs have no dataset in common ({', '.join(base.manifest.datasets)} vs {', '.join(cand.manifest.datasets)}); evaluate the same eval_datasets on both devices")
     floor = load_noise_floor(noise_floor, base, common) if noise_floor is not None else None
     sign_off_units = resolve_units(run_groups(base.manifest), common, units)
-    unused = margins.unused({u.name for u in sign_off_units} | {g.group.name for g in sign_off_units if g.group}
-                            | set(common) | {base.manifest.datasets[d].config for d in common})
+    unused = margins.unused(settable_names(sign_off_units, {d: base.manifest.datasets[d].config for d in common}))
     mismatches = input_differences(base, cand, common)
     if mismatches and not allow_mismatch:
         raise UserError(

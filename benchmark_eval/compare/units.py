@@ -52,6 +52,11 @@ def margin_names(unit: Unit, configs: dict[str, str]) -> list[str | None]:
             shared.pop() if len(shared) == 1 else None]
 
 
+def settable_names(units: Sequence[Unit], configs: dict[str, str]) -> set[str]:
+    """Every name a margins file may set in a comparison of these units (margin_names' candidates)."""
+    return {u.name for u in units} | {u.group.name for u in units if u.group} | set(configs) | set(configs.values())
+
+
 def run_groups(manifest: RunManifest) -> list[BenchmarkGroup]:
     """The groups a run recorded; for runs from before groups were recorded, worked out again."""
     if manifest.groups is not None:
