@@ -55,7 +55,8 @@ def _print_scores(result: RunResult) -> None:
     if result.groups:
         table.add_section()
     for group in result.groups:  # OpenCompass's own averages over the subjects above
-        for metric, value in group.scores.items():
+        averages = {m: v for m, v in group.scores.items() if m.endswith("_average")} or group.scores
+        for metric, value in averages.items():  # its summary repeats the average under the subsets' metric
             table.add_row(group.label, metric, f"{value:.2f}")
     make_console(stderr=False).print(table)
     typer.echo(f"results: {result.run_dir}")  # plain: scripts and tests parse this line
