@@ -217,9 +217,10 @@ def plan_signoff_cmd(
     table = Table(title=f"sign-off plan: α = 0.05, power 0.8; noise: {plan.noise_source}; score: {plan.score_source}")
     for column in ("unit", "n", "subsets", "margin", "resolvable margin", "detectable diff", "P(PASS) if equal", "P(FAIL) if 2x margin worse", "can sign off"):
         table.add_column(column, overflow="fold")
+    def fmt(x: float | None, pattern: str = "{:.2f}") -> str:
+        return "-" if x is None else pattern.format(x)
+
     for u in plan.units:
-        def fmt(x: float | None, pattern: str = "{:.2f}") -> str:
-            return "-" if x is None else pattern.format(x)
         table.add_row(u.unit.label, str(u.n), str(len(u.sizes)), f"±{u.margin:.2f} ({u.margin_note})", fmt(u.resolvable_margin, "±{:.2f}"),
                       fmt(u.detectable), fmt(u.p_pass_if_equal, "{:.0%}"), fmt(u.p_fail_if_drop, "{:.0%}"),
                       "yes" if u.resolvable else "no")

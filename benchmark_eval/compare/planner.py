@@ -24,11 +24,10 @@ import numpy as np
 from scipy import stats
 
 from .margins import Margins
-from .statistics import ALPHA, POWER
-from .units import Unit
+from .statistics import ALPHA, POWER, Z_DETECT, FloatArray, binary_stratum_variance, z_equivalence
+from .units import Unit, margin_names
 
-Z_TOST = float(stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(1 - (1 - POWER) / 2))
-Z_DETECT = float(stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER))
+Z_TOST = z_equivalence(0.0)
 
 
 @dataclass(frozen=True)
@@ -78,14 +77,15 @@ class UnitPlan:
 
 def unit_se(sizes: Sequence[int], weights: Sequence[float], noise: UnitNoise) -> float | None:
     """The unit score difference's standard error (points) when the devices agree on average."""
-    n = np.asarray(sizes, dtype=float)
+    n: FloatArray = np.asarray(sizes, dtype=np.float64)
     w = np.asarray(weights, dtype=float) / float(np.sum(weights))
     if noise.discordance is not None:
-        # A 0/100 difference, non-zero with probability d, with the sign-off's own Agresti-Min
-        # adjustment (0.5 per discordant cell, spread over the K subsets): the planner's SE is
-        # the one the sign-off will compute.
+        # A 0/100 difference, non-zero with probability d (half each way), with the sign-off's own
+        # Agresti-Min adjustment (0.5 per discordant cell, spread over the K subsets): the
+        # planner's SE is the one the sign-off will compute.
         k = len(n)
-        variances = 1e4 * (noise.discordance * n + 1.0 / k) / ((n + 2.0 / k) * (n + 2.0 / k - 1))
+        flips = noise.discordance * n / 2 + 0.5 / k
+        variances = binary_stratum_variance(flips, flips, n + 2.0 / k)
     elif noise.sd is not None:
         variances = noise.sd**2 / n
     else:
@@ -95,8 +95,6 @@ def unit_se(sizes: Sequence[int], weights: Sequence[float], noise: UnitNoise) ->
 
 def plan_unit(unit: Unit, sizes: Sequence[int], score: float, margins: Margins, noise: UnitNoise, units: int,
               configs: dict[str, str]) -> UnitPlan:
-    from .units import margin_names
-
     margin, note = margins.points(margin_names(unit, configs), score)
     se = unit_se(sizes, unit.weights, noise)
     n = int(sum(sizes))
@@ -114,10 +112,11 @@ def plan_unit(unit: Unit, sizes: Sequence[int], score: float, margins: Margins, 
             return se
         return unit_se(sizes, unit.weights, UnitNoise(min(1.0, noise.discordance + drop / 100))) or se
 
-    p_fail = float(stats.norm.cdf((2 * margin - margin) / se_at(2 * margin) - z_fail))
-    drop = margin + (z_fail + float(stats.norm.ppf(POWER))) * se
+    p_fail = float(stats.norm.cdf(margin / se_at(2 * margin) - z_fail))  # a drop of 2 x margin clears it by one margin
+    z_power = z_fail + float(stats.norm.ppf(POWER))
+    drop = margin + z_power * se
     for _ in range(50):  # fixed point: the drop's own flips widen the interval it must clear
-        drop = margin + (z_fail + float(stats.norm.ppf(POWER))) * se_at(drop)
+        drop = margin + z_power * se_at(drop)
     needed = None if margin >= resolvable or margin <= 0 else int(math.ceil(n * (resolvable / margin) ** 2))
     return UnitPlan(unit, n, tuple(sizes), score, margin, note, noise, se, resolvable, Z_DETECT * se, p_pass, p_fail,
                     drop, needed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,13 +114,31 @@ def _binary_moments(base: FloatArray, cand: FloatArray) -> tuple[float, float, d
     return 100 * diff, 100 * math.sqrt(var), flips
 
 
+#: z sum of the smallest difference a test finds with power 0.8 (two-sided alpha 0.05)
+Z_DETECT = float(stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER))
+
+
+def z_equivalence(diff: float) -> float:
+    """z sum for TOST to show equivalence with power 0.8 when the true difference is `diff`
+    (at 0 both one-sided tests must pass, so the power splits in two)."""
+    return float(stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(1 - (1 - POWER) / (2 if diff == 0 else 1)))
+
+
+_Counts = TypeVar("_Counts", float, FloatArray)  # one subset, or every subset at once
+
+
+def binary_stratum_variance(worse: _Counts, better: _Counts, n: _Counts) -> _Counts:
+    """Variance (points^2) of one subset's mean 0/100 difference from its (adjusted) flip counts:
+    the unbiased (n - 1) form, as subsets hold few flips each."""
+    return 1e4 * ((worse + better) - (better - worse) ** 2 / n) / (n * (n - 1))
+
+
 def sample_size_needed(sd: float, margin: float, diff: float) -> int | None:
     """n for TOST to show equivalence with power 0.8 if the true difference is `diff`."""
     gap = margin - abs(diff)
     if gap <= 0 or sd <= 0:
         return None
-    z = stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(1 - (1 - POWER) / (2 if diff == 0 else 1))
-    return int(math.ceil((z * sd / gap) ** 2))
+    return int(math.ceil((z_equivalence(diff) * sd / gap) ** 2))
 
 
 def _decide(centre: float, se: float, df: float, margin: float, n: int,
@@ -184,7 +202,7 @@ def paired_compare(base: FloatArray, cand: FloatArray, margin: float, resamples:
 
 
 def _mde(se: float) -> float:
-    return float((stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)) * se)
+    return Z_DETECT * se
 
 
 def _mcnemar(flips: dict[str, int]) -> float:
@@ -221,8 +239,7 @@ def stratified_compare(strata: list[tuple[FloatArray, FloatArray]], weights: Flo
             tables.append(table)
             worse, better, n_adj = table["right_to_wrong"] + 0.5 / k, table["wrong_to_right"] + 0.5 / k, len(b) + 2.0 / k
             centres[i] = 100 * (better - worse) / n_adj
-            # unbiased (n - 1) variance of the subject's mean: subjects hold few flips each
-            variances[i] = 1e4 * ((worse + better) - (better - worse) ** 2 / n_adj) / (n_adj * (n_adj - 1))
+            variances[i] = binary_stratum_variance(worse, better, n_adj)
         flips = {key: sum(t[key] for t in tables) for key in tables[0]}
         mcnemar_p = _mcnemar(flips)
         df = math.inf
@@ -241,8 +258,7 @@ def stratified_compare(strata: list[tuple[FloatArray, FloatArray]], weights: Flo
         gap = margin - abs(observed)
         if gap <= 0 or se <= 0:
             return None
-        z = stats.norm.ppf(1 - ALPHA) + stats.norm.ppf(1 - (1 - POWER) / (2 if observed == 0 else 1))
-        return int(math.ceil(n * (z * se / gap) ** 2))
+        return int(math.ceil(n * (z_equivalence(observed) * se / gap) ** 2))
 
     decision = _decide(centre, se, df, margin, n, n_needed)
     baseline = float(sum(w * b.mean() for w, (b, _) in zip(weights, pairs)))

@@ -10,7 +10,7 @@ YAML file of named dataset lists.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -90,9 +90,7 @@ def default_units(groups: Sequence[BenchmarkGroup], datasets: Sequence[str]) -> 
     units: list[Unit] = []
     for head in headline_groups(groups):
         twin = next((g for g in groups if g.weights and set(g.subsets) == set(head.subsets)), None)
-        unit = _from_group(twin or head, head.name)
-        units.append(Unit(unit.name, head.label, unit.datasets, unit.weights, unit.average, twin or head, unit.metric,
-                          head if twin else None))
+        units.append(replace(_from_group(twin or head, head.name), label=head.label, quoted=head if twin else None))
     grouped = {d for u in units for d in u.datasets}
     units += [_single(d) for d in datasets if d not in grouped]
     return units
@@ -129,8 +127,7 @@ def _from_file(path: Path, groups: list[BenchmarkGroup], defaults: list[Unit], d
         if len(set(abbrs)) != len(abbrs):
             raise UserError(f"unit '{name}' in {path} names a dataset twice; list each group or dataset once")
         if len(parts) == 1:
-            one = parts[0]
-            units.append(Unit(name, one.label, one.datasets, one.weights, one.average, one.group, one.metric))
+            units.append(replace(parts[0], name=name, quoted=None))
         else:  # several groups or datasets: each dataset counts once, as in a naive average
             units.append(Unit(name, f"{name} ({' + '.join(p.label for p in parts)})", abbrs, (1.0,) * len(abbrs), "naive"))
     return units
