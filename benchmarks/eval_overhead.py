@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CLI, data_root, demo_server, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
-from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env  # noqa: E402
+from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env  # noqa: E402
 
 LIMIT = 4
 GOAL_S = 60.0
@@ -53,7 +53,7 @@ def stock_eval(run_dir: Path) -> dict[str, Any]:
         shutil.copytree(run_dir / "predictions", out / "predictions")
         path = Path(work) / "stock.py"
         path.write_text(Config(config).pretty_text)
-        run = timed([sys.executable, "-c", LAUNCH, str(path), "-w", str(Path(work) / "out"), "-r", "stamp", "-m", "eval"],
+        run = timed([sys.executable, "-c", STOCK_LAUNCH, str(path), "-w", str(Path(work) / "out"), "-r", "stamp", "-m", "eval"],
                     opencompass_env(data_root(), Path(work) / "progress"), cwd=Path(work))
         scored = len(list((out / "results").glob("*/*.json")))
     if scored != len(cfg["datasets"]):

@@ -34,7 +34,7 @@ from benchmark_eval.backends.server_api import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
 from benchmark_eval.results.run_dir import REQUEST_BATCHES, REQUEST_CACHE  # noqa: E402
-from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env  # noqa: E402
+from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env  # noqa: E402
 
 CONCURRENCY = 16
 GEN = {"eval_datasets": "mmlu_gen", "subjects": "astronomy,anatomy,college_biology,marketing,nutrition,virology",
@@ -84,7 +84,7 @@ def stock(base_url: str, plan: Path, tuned: bool) -> dict[str, Any]:
         path = Path(work) / "stock.py"
         path.write_text(Config(config).pretty_text)
         env = opencompass_env(data_root(), Path(work) / "progress")
-        run = timed([sys.executable, "-c", LAUNCH, str(path), "-w", str(Path(work) / "out")], env, cwd=Path(work))
+        run = timed([sys.executable, "-c", STOCK_LAUNCH, str(path), "-w", str(Path(work) / "out")], env, cwd=Path(work))
         predictions = list(Path(work, "out").glob("*/predictions/stock/*.json"))
         if len(predictions) != len(cfg["datasets"]):
             raise SystemExit(f"stock OpenCompass wrote {len(predictions)} of {len(cfg['datasets'])} prediction files")

@@ -50,6 +50,10 @@ class ServerRunSettings(RunSettings):
     request_timeout: float = setting(600.0, env="request_timeout", help="seconds per request", gt=0,
                                      hint="set request_timeout to a positive number of seconds")
     # Per request, after a refused/reset connection, a timeout or a 5xx.
+    # Datasets whose prompts are built and requests queued together (plugins/tasks/overlapped_infer.py):
+    # the server never idles at a dataset boundary. Answers do not depend on it.
+    datasets_in_flight: int = setting(4, env="datasets_in_flight", help="datasets whose requests are in flight together", ge=1,
+                                      hint="set datasets_in_flight to a whole number >= 1")
     retries: int = setting(3, env="max_retries", help="retries per request after a transient failure", ge=0,
                            hint="set max_retries to a whole number >= 0 (retries per request after a transient failure)")
 
@@ -126,6 +130,7 @@ class ServerApi:
             # one call per dataset instead, with the user's batch_size as requests in flight.
             "batch_size": WHOLE_DATASET,
             "max_workers": settings.batch_size,
+            "datasets_in_flight": settings.datasets_in_flight,
             "query_per_second": 1000,  # no throttle: concurrency is the bound
             "retry": settings.retries,
             "timeout": settings.request_timeout,

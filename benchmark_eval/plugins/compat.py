@@ -20,8 +20,8 @@ from typing import Any
 OPENCOMPASS_VERSION = "0.5.4"
 
 __all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
-           "convert_chat_messages", "datasets_mapping", "dump_results_dict", "local_runner", "rouge_inputs",
-           "primary_metric", "summary_groups"]
+           "convert_chat_messages", "datasets_mapping", "dump_results_dict", "infer_one_dataset", "local_runner",
+           "opencompass_main", "rouge_inputs", "primary_metric", "summary_groups"]
 
 #: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
 #: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
@@ -78,6 +78,35 @@ def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:
     weights keep an inference process of their own (device pinning).
     """
     return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": in_process, "task": dict(task)}
+
+
+def opencompass_main() -> None:
+    """OpenCompass's CLI (`opencompass CONFIG ...` from sys.argv), its config dumps unformatted.
+
+    OpenCompass writes the run's config and each task's config as Python through mmengine's
+    `Config.pretty_text`, which formats the text with yapf: 3-8 s per dump for 57 MMLU subjects,
+    three dumps a run. The text before formatting is the same Python (mmengine's own
+    `format_python_code=False` skips the formatting the same way); only its layout differs.
+    """
+    import sys
+
+    from yapf.yapflib import yapf_api
+
+    def unformatted(text: str, *args: Any, **kwargs: Any) -> tuple[str, bool]:
+        return text, False
+
+    yapf_api.FormatCode = unformatted  # mmengine imports it from here inside pretty_text, at each call
+    from opencompass.cli.main import main
+
+    sys.argv[0] = "opencompass"
+    main()
+
+
+def infer_one_dataset(task: Any) -> None:
+    """Run the inference of the one dataset an `OpenICLInferTask` holds (`model`, `model_cfg`,
+    `dataset_cfg`, `infer_cfg`, `dataset`, `sub_cfg`, `max_out_len`, `batch_size` and
+    `min_out_len` set as its `run` sets them): its retriever, inferencer and output file."""
+    task._inference()
 
 
 def convert_chat_messages(inputs: list[Any]) -> list[list[dict[str, str]]]:

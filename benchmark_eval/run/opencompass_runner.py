@@ -20,7 +20,9 @@ from ..plugins.models.progress import PROGRESS_ENV, read_count
 from ..results import RunDir
 from . import stops
 
-LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
+#: OpenCompass's CLI as this toolkit runs it (compat.opencompass_main), and as it ships.
+LAUNCH = "from benchmark_eval.plugins.compat import opencompass_main; opencompass_main()"
+STOCK_LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
 
 def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -30,6 +32,10 @@ def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] 
     # Everything is local: never let a loader or tokenizer reach for a hub.
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_EVALUATE_OFFLINE="1")
     env[PROGRESS_ENV] = str(progress_file)
+    # Threads (datasets in flight, the request loop) each get a malloc arena by default, and
+    # memory freed in one is not handed back for another: two arenas kept the MMLU PPL run's
+    # peak memory from growing with the number of datasets in flight.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     return env
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..plan import EVAL_TASK, INFER_TASK
+from ..plan import EVAL_TASK, INFER_TASK, OVERLAPPED_INFER_TASK
 from ..plugins.compat import local_runner
 from ..results import RunDir
 from ..results.records import LocalRunnerRecord, SlurmRunnerRecord
@@ -17,7 +17,8 @@ class LocalRunner:
         return None
 
     def configs(self, settings: RunSettings, run_id: str, in_process_inference: bool) -> RunnerConfigs:
-        return RunnerConfigs(local_runner(INFER_TASK, in_process=in_process_inference), local_runner(EVAL_TASK, in_process=True))
+        infer = local_runner(OVERLAPPED_INFER_TASK if in_process_inference else INFER_TASK, in_process=in_process_inference)
+        return RunnerConfigs(infer, local_runner(EVAL_TASK, in_process=True))
 
     def scratch_parent(self, run_dir: RunDir) -> Path | None:
         return None

@@ -105,3 +105,32 @@ def test_summary_groups_and_the_primary_metric() -> None:
     assert len(groups["ceval"]["subsets"]) == 52 and "lukaemon_mmlu_anatomy" in groups["mmlu-stem"]["subsets"]
     assert compat.primary_metric(["rouge2", "rouge1", "rougeL"]) == "rouge1"
     assert compat.primary_metric(["exotic", "other"]) == "exotic"
+
+
+def test_unformatted_config_dumps_are_the_same_config(tmp_path: Path) -> None:
+    """opencompass_main skips yapf through `yapf_api.FormatCode`, which mmengine's pretty_text
+    imports at each call; the unformatted text must load back as the same config."""
+    from mmengine.config import Config
+    from yapf.yapflib import yapf_api
+
+    source = inspect.getsource(Config.pretty_text.fget)
+    assert "from yapf.yapflib.yapf_api import FormatCode" in source and "FormatCode(text" in source
+    assert inspect.signature(yapf_api.FormatCode).parameters  # still a function of the text
+    config = {"datasets": [{"abbr": "a,b", "reader_cfg": {"input_columns": ["q"]}, "n": 3, "x": None, "f": 0.5}],
+              "models": [{"type": "benchmark_eval.plugins.models.vllm_api.VLLMApi", "endpoints": ["u"]}]}
+    plain = tmp_path / "plain.py"
+    plain.write_text(Config(config, format_python_code=False).pretty_text)
+    assert Config.fromfile(str(plain)).to_dict() == Config(config).to_dict()
+
+
+def test_infer_task_runs_one_dataset_from_its_attributes() -> None:
+    """OverlappedInferTask sets what OpenICLInferTask.run sets per dataset, then calls _inference;
+    LocalRunner's debug branch reads task.model and task.model_cfg afterwards."""
+    from opencompass.tasks import OpenICLInferTask
+
+    run = inspect.getsource(OpenICLInferTask.run)
+    for attribute in ("self.model = ", "self.model_cfg = ", "self.dataset_cfg = ", "self.infer_cfg = ", "self.dataset = ",
+                      "self.sub_cfg = ", "self.max_out_len = ", "self.batch_size = ", "self.min_out_len = ", "self._inference()"):
+        assert attribute in run, attribute
+    launch = inspect.getsource(LocalRunner.launch)
+    assert "task.model" in launch and "task.model_cfg" in launch

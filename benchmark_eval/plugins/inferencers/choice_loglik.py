@@ -32,18 +32,32 @@ class ChoiceLoglikInferencer(BaseInferencer):
                          output_json_filename=output_json_filename, output_json_filepath=output_json_filepath,
                          **kwargs)
         self.labels = labels
+        self._ice: dict[tuple[int, tuple[int, ...]], Any] = {}  # in-context text by (retriever, example ids)
 
-    def _item_prompts(self, retriever: Any, idx: int, ice_idx: list[int], labels: list[Any],
-                      ice_template: Any, prompt_template: Any) -> list[str]:
-        while True:
-            ice = retriever.generate_ice(ice_idx, ice_template=ice_template)
-            prompts = [_PLAIN.parse_template(retriever.generate_label_prompt(
-                idx, ice, label, ice_template=ice_template, prompt_template=prompt_template), mode="ppl")
-                for label in labels]
-            # Like PPLInferencer: drop in-context examples until the longest prompt fits.
-            if not self.max_seq_len or not ice_idx or max(map(self.model.get_token_len, prompts)) <= self.max_seq_len:
-                return prompts
+    def _label_prompts(self, retriever: Any, idx: int, ice_idx: list[int], labels: list[Any],
+                       ice_template: Any, prompt_template: Any) -> list[str]:
+        # A fixed-k retriever gives every item the same examples: build their text once.
+        key = (id(retriever), tuple(ice_idx))
+        if key not in self._ice:
+            self._ice[key] = retriever.generate_ice(ice_idx, ice_template=ice_template)
+        ice = self._ice[key]
+        return [_PLAIN.parse_template(retriever.generate_label_prompt(
+            idx, ice, label, ice_template=ice_template, prompt_template=prompt_template), mode="ppl")
+            for label in labels]
+
+    def _token_lens(self, prompts: list[str]) -> list[int]:
+        # A model that can count a batch at once (the fast tokenizers encode batches in parallel).
+        count_batch = getattr(self.model, "get_token_lens", None)
+        return list(count_batch(prompts)) if count_batch else [self.model.get_token_len(p) for p in prompts]
+
+    def _fitted(self, retriever: Any, idx: int, ice_idx: list[int], prompts: list[str], longest: int, labels: list[Any],
+                ice_template: Any, prompt_template: Any) -> list[str]:
+        """Like PPLInferencer: drop in-context examples until the longest prompt fits."""
+        while self.max_seq_len and ice_idx and longest > self.max_seq_len:
             ice_idx = ice_idx[:-1]
+            prompts = self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template)
+            longest = max(self._token_lens(prompts))
+        return prompts
 
     def inference(self, retriever: Any, ice_template: Any = None, prompt_template: Any = None,
                   output_json_filepath: str | None = None, output_json_filename: str | None = None,
@@ -51,10 +65,17 @@ class ChoiceLoglikInferencer(BaseInferencer):
         if normalizing_str is not None:
             raise ValueError("normalizing_str is not supported: scores are continuation log-likelihoods")
         labels = self.labels or retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
-        items = []
-        for idx, ice_idx in enumerate(retriever.retrieve()):
-            prompts = self._item_prompts(retriever, idx, list(ice_idx), labels, ice_template, prompt_template)
-            items.append(split_choices(prompts))
+        indices = [list(ice_idx) for ice_idx in retriever.retrieve()]
+        prompts = [self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template)
+                   for idx, ice_idx in enumerate(indices)]
+        if self.max_seq_len:  # every prompt counted in one batch; only those too long are built again
+            lens = iter(self._token_lens([p for item in prompts for p in item]))
+            longest = [max(next(lens) for _ in item) for item in prompts]
+            prompts = [self._fitted(retriever, idx, indices[idx], item, longest[idx], labels, ice_template, prompt_template)
+                       for idx, item in enumerate(prompts)]
+        items = [split_choices(item) for item in prompts]
+        del prompts
+        self._ice.clear()
         requests = [ContinuationRequest(context, cont) for context, conts in items for cont in conts]
         scores = iter(self.model.score_continuations(requests))
 

@@ -1,31 +1,38 @@
 """Requests to the server: bounded concurrency, timeouts, retries with backoff, a request cache.
 
-Every request is keyed by its exact content (path + JSON body). An answered request is
-stored, with the request itself, in the run's cache (SQLite, safe across processes), so a
-resumed run, or a second identical request, is answered from the cache and never sent
-again; identical requests in flight at once share one answer. Transient faults (refused or
-reset connections, timeouts, HTTP 5xx and 429) are retried with exponential backoff; a
-request that still fails is logged to `<log_dir>/failed_requests.jsonl` and raises. Each
-`map` call logs its timing to `<log_dir>/request_batches.jsonl` (the benchmarks read it).
+Every request is keyed by its exact content (path + JSON body, and the name of what the caller
+keeps of the answer). An answered request is stored, with the request itself, in the run's
+cache (SQLite, safe across processes), so a resumed run, or a second identical request, is
+answered from the cache and never sent again; identical requests in flight at once share one
+answer. Transient faults (refused or reset connections, timeouts, HTTP 5xx and 429) are
+retried with exponential backoff; a request that still fails is logged to
+`<log_dir>/failed_requests.jsonl` and raises. Each `post_all` call logs its timing to
+`<log_dir>/request_batches.jsonl` (the benchmarks read it).
 
 Several endpoints (servers of one model) share the same bound on requests in flight: each
 request goes to the next endpoint in turn; one that fails a request is taken out for a
 while and the request goes to the next one at once, so a dead server costs no answers.
+
+Why asyncio: against a fast server the client is the bottleneck. One event loop (in a thread
+of its own, shared by every caller of this client, so datasets in flight together share one
+bound) drives all requests; a thread per request spent more time switching than sending.
+Callers block in `post_all`; any number of them may call at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx
+import aiohttp
+import msgspec
 
 from ...fileio import append_jsonl
 from ...results.run_dir import FAILED_REQUESTS as FAILED_REQUESTS_PATH
@@ -35,9 +42,8 @@ from ...results.run_dir import REQUEST_BATCHES as REQUEST_BATCHES_PATH
 FAILED_REQUESTS = Path(FAILED_REQUESTS_PATH).name
 REQUEST_BATCHES = Path(REQUEST_BATCHES_PATH).name
 
-T = TypeVar("T")
-R = TypeVar("R")
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
+_ENCODE = msgspec.json.Encoder(order="sorted").encode  # sorted keys: one request, one key
 _TAKE_OUT_S = 15.0  # how long an endpoint that failed a request gets no new ones
 
 
@@ -45,8 +51,29 @@ class RequestFailed(RuntimeError):
     """A request failed for good (retries exhausted, or the server rejected it)."""
 
 
-def request_key(path: str, body: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps({"path": path, "body": body}, sort_keys=True).encode()).hexdigest()
+class _NotStarted(Exception):
+    """A request not sent because another of its batch had failed for good."""
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """One POST. `keep` reduces the answer to what the caller needs: that is what is cached and
+    returned (a PPL answer holds a log-prob for every prompt token; the caller needs a few, and
+    decoding only those is most of the client's time against a fast server).
+    `keep_name` names the reduction and is part of the cache key, so a cached answer is only
+    ever handed to a caller that keeps the same thing."""
+
+    path: str
+    body: dict[str, Any]
+    keep: Callable[[bytes], Any] | None = None  # from the answer's raw JSON; None: all of it, decoded
+    keep_name: str = ""
+
+    def payload(self) -> bytes:
+        return _ENCODE(self.body)
+
+
+def request_key(path: str, payload: bytes, keep_name: str = "") -> str:
+    return hashlib.sha256(b"\n".join((path.encode(), payload, keep_name.encode()))).hexdigest()
 
 
 class RequestCache:
@@ -56,17 +83,27 @@ class RequestCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # No fsync per answer: a process that dies keeps every committed answer (WAL); only a
+        # power cut may lose the last ones, and a lost answer is merely asked again.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL, request TEXT)")
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> dict[str, Any] | None:
+    def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        unique = list(dict.fromkeys(keys))
         with self._lock:
-            row = self._db.execute("SELECT body FROM answers WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+            for start in range(0, len(unique), 500):  # SQLite's bound on parameters per statement
+                chunk = unique[start:start + 500]
+                rows = self._db.execute(f"SELECT key, body FROM answers WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                found.update((key, msgspec.json.decode(body)) for key, body in rows)
+        return found
 
-    def put(self, key: str, answer: dict[str, Any], request: dict[str, Any]) -> None:
+    def put(self, key: str, answer: Any, path: str, payload: bytes) -> None:
+        request = b'{"path": ' + _ENCODE(path) + b', "body": ' + payload + b"}"
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", (key, json.dumps(answer), json.dumps(request)))
+            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
+                             (key, _ENCODE(answer).decode(), request.decode()))
 
     def close(self) -> None:
         self._db.close()
@@ -78,107 +115,147 @@ class ApiClient:
         self.retries = retries
         self.concurrency = max(1, concurrency)
         self.backoff_s = backoff_s
+        self.timeout = timeout
+        self.api_key = api_key
         self.cache = RequestCache(cache_path) if cache_path else None
         self.log_dir = log_dir
-        self._lock = threading.Lock()
-        self._in_flight: dict[str, Future[dict[str, Any]]] = {}
         self.endpoints = [u.rstrip("/") for u in ([base_urls] if isinstance(base_urls, str) else base_urls)]
         self._out_until = dict.fromkeys(self.endpoints, 0.0)
         self._turn = 0
-        limits = httpx.Limits(max_connections=self.concurrency * len(self.endpoints),
-                              max_keepalive_connections=self.concurrency * len(self.endpoints))
-        self._http = httpx.Client(timeout=timeout, limits=limits, headers={"Authorization": f"Bearer {api_key}"})
         self.sent = 0  # requests that reached the network (cache misses x attempts)
+        self._in_flight: dict[str, asyncio.Future[Any]] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="api-client", daemon=True)
+        self._thread.start()
+        self._session: aiohttp.ClientSession | None = None
+        self._gate: asyncio.Semaphore | None = None
 
     def close(self) -> None:
-        self._http.close()
+        if self._loop.is_closed():
+            return
+        if self._session is not None:
+            asyncio.run_coroutine_threadsafe(self._session.close(), self._loop).result()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join()
+        self._loop.close()
         if self.cache:
             self.cache.close()
 
-    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def post(self, path: str, body: dict[str, Any]) -> Any:
         """The JSON answer to one request: from the cache, or from the server (with retries)."""
-        key = request_key(path, body)
-        if self.cache and (cached := self.cache.get(key)) is not None:
-            return cached
-        with self._lock:
-            twin = self._in_flight.get(key)
-            if twin is None:
-                mine: Future[dict[str, Any]] = Future()
-                self._in_flight[key] = mine
-        if twin is not None:  # the same request is on its way: share its answer
-            return twin.result()
+        return self.post_all([ApiRequest(path, body)])[0]
+
+    def post_all(self, requests: Iterable[ApiRequest], progress: Callable[[int], None] | None = None) -> list[Any]:
+        """Every request's (kept) answer, in order, with at most `concurrency` in flight across
+        all callers; on a failure, send no more of these and raise it. `progress(n)` is told
+        of answers as they come (cached ones at once)."""
+        requests = list(requests)
+        started, sent_before = time.time(), self.sent
+        payloads = [r.payload() for r in requests]
+        keys = [request_key(r.path, p, r.keep_name) for r, p in zip(requests, payloads)]
+        answers = self.cache.get_many(keys) if self.cache else {}
+        if answers and progress:
+            progress(sum(k in answers for k in keys))
+        missing = {k: (r, p) for k, r, p in zip(keys, requests, payloads) if k not in answers}
+        if missing:
+            work = self._answer_all(missing, progress)
+            answers.update(asyncio.run_coroutine_threadsafe(work, self._loop).result())
+        if self.log_dir:
+            append_jsonl(self.log_dir / REQUEST_BATCHES, {"items": len(requests), "sent": self.sent - sent_before,
+                                                          "concurrency": self.concurrency, "start": started, "end": time.time()})
+        return [answers[k] for k in keys]
+
+    async def _answer_all(self, missing: dict[str, tuple[ApiRequest, bytes]],
+                          progress: Callable[[int], None] | None) -> dict[str, Any]:
+        if self._session is None:
+            connections = self.concurrency * len(self.endpoints)
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=connections, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Authorization": f"Bearer {self.api_key}", "Content-Type": "application/json"})
+            self._gate = asyncio.Semaphore(self.concurrency)
+        failed = asyncio.Event()  # set at the first failure: what has not started yet, does not
+        unreported = [0]
+
+        async def one(key: str, request: ApiRequest, payload: bytes) -> Any:
+            answer = await self._answer(key, request, payload, failed)
+            unreported[0] += 1
+            if progress and unreported[0] >= 32:  # tell in batches: each report writes a file
+                progress(unreported[0])
+                unreported[0] = 0
+            return answer
+
+        tasks = [asyncio.ensure_future(one(k, r, p)) for k, (r, p) in missing.items()]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        if progress and unreported[0]:
+            progress(unreported[0])
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:  # those in flight at the failure finished (and filled the cache)
+            raise next((e for e in errors if not isinstance(e, _NotStarted)), errors[0])
+        return dict(zip(missing, results))
+
+    async def _answer(self, key: str, request: ApiRequest, payload: bytes, failed: asyncio.Event) -> Any:
+        twin = self._in_flight.get(key)
+        if twin is not None:  # the same request is on its way (from this or another caller): share its answer
+            return await asyncio.shield(twin)
+        mine: asyncio.Future[Any] = self._loop.create_future()
+        self._in_flight[key] = mine
         try:
-            answer = self._send(key, path, body)
+            assert self._gate is not None
+            async with self._gate:
+                if failed.is_set():
+                    raise _NotStarted()
+                answer = await self._send(key, request, payload)
         except BaseException as error:
             mine.set_exception(error)
+            mine.exception()  # retrieved: a twin may not be waiting for it
+            failed.set()
             raise
         finally:
-            with self._lock:
-                del self._in_flight[key]
+            del self._in_flight[key]
         mine.set_result(answer)
         return answer
 
     def _order(self) -> list[str]:
         """Endpoints for one round of tries: in turn, those taken out last (tried only if all are)."""
-        with self._lock:
-            start = self._turn
-            self._turn += 1
+        start = self._turn
+        self._turn += 1
         n = len(self.endpoints)
         turn = [self.endpoints[(start + i) % n] for i in range(n)]
         now = time.monotonic()
         return [u for u in turn if self._out_until[u] <= now] or turn
 
-    def _take_out(self, url: str) -> None:
-        with self._lock:
-            self._out_until[url] = time.monotonic() + _TAKE_OUT_S
-
-    def _send(self, key: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _send(self, key: str, request: ApiRequest, payload: bytes) -> Any:
+        assert self._session is not None
         attempts = self.retries + 1
         problem = ""
         for attempt in range(attempts):
             if attempt:
-                time.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
+                await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
             for url in self._order():
+                self.sent += 1
                 try:
-                    with self._lock:
-                        self.sent += 1
-                    response = self._http.post(url + path, json=body)
-                except httpx.TransportError as error:  # refused, reset, timed out
+                    async with self._session.post(url + request.path, data=payload) as response:
+                        status, raw = response.status, await response.read()
+                except (aiohttp.ClientError, asyncio.TimeoutError) as error:  # refused, reset, timed out
                     problem = f"{url}: {type(error).__name__}: {error}" if str(error) else f"{url}: {type(error).__name__}"
-                    self._take_out(url)
+                    self._out_until[url] = time.monotonic() + _TAKE_OUT_S
                     continue
-                if response.status_code in _RETRYABLE_STATUS:
-                    problem = f"{url}: HTTP {response.status_code}: {response.text[:200]}"
-                    self._take_out(url)
+                text = raw[:300].decode(errors="replace")
+                if status in _RETRYABLE_STATUS:
+                    problem = f"{url}: HTTP {status}: {text[:200]}"
+                    self._out_until[url] = time.monotonic() + _TAKE_OUT_S
                     continue
-                if response.status_code != 200:  # the request itself is wrong: retrying cannot help
-                    raise self._failure(key, path, f"rejected, HTTP {response.status_code}: {response.text[:300]}")
-                answer: dict[str, Any] = response.json()
+                if status != 200:  # the request itself is wrong: retrying cannot help
+                    raise self._failure(key, request.path, f"rejected, HTTP {status}: {text}")
+                kept = request.keep(raw) if request.keep else msgspec.json.decode(raw)
                 if self.cache:
-                    self.cache.put(key, answer, {"path": path, "body": body})
-                return answer
-        raise self._failure(key, path, f"failed after {attempts} attempt(s): {problem}")
+                    self.cache.put(key, kept, request.path, payload)
+                return kept
+        raise self._failure(key, request.path, f"failed after {attempts} attempt(s): {problem}")
 
     def _failure(self, key: str, path: str, reason: str) -> RequestFailed:
         """Log a request that failed for good; the error to raise for it."""
         if self.log_dir:
             append_jsonl(self.log_dir / FAILED_REQUESTS, {"key": key, "path": path, "reason": reason})
         return RequestFailed(f"request {key[:12]} to {path} {reason}")
-
-    def map(self, fn: Callable[[T], R], items: Sequence[T] | Iterable[T]) -> list[R]:
-        """fn over all items with at most `concurrency` in flight; on a failure, start no more."""
-        items = list(items)
-        started, sent_before = time.time(), self.sent
-        with ThreadPoolExecutor(self.concurrency) as pool:
-            futures: list[Future[R]] = [pool.submit(fn, item) for item in items]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            error = next((e for e in (f.exception() for f in done) if e is not None), None)
-            if error is not None:
-                for future in futures:
-                    future.cancel()  # those not started; those in flight finish (and fill the cache)
-                raise error
-            results = [f.result() for f in futures]
-        if self.log_dir:
-            append_jsonl(self.log_dir / REQUEST_BATCHES, {"items": len(items), "sent": self.sent - sent_before,
-                                                          "concurrency": self.concurrency, "start": started, "end": time.time()})
-        return results

@@ -72,17 +72,40 @@ def split_choices(prompts: Sequence[str]) -> tuple[str, list[str]]:
     return stripped, [p[len(stripped):] for p in prompts]
 
 
+def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -> list[TokenizedRequest]:
+    """The exact ids every backend scores (a Hugging Face tokenizer, transformers 4 or 5).
+
+    Tokenized in batches (the fast tokenizers encode a batch in parallel, and an item's choices
+    share one context, encoded once); a batch gives each text the ids a call on it alone gives.
+    """
+    contexts = list(dict.fromkeys(r.context for r in requests))
+    # one tuple per context, shared by its choices
+    context_ids = {c: tuple(ids) for c, ids in zip(contexts, _encode(tokenizer, contexts, special=True))}
+    wholes = _encode(tokenizer, [r.context + r.continuation for r in requests], special=True)
+    out: list[TokenizedRequest | None] = []
+    merged: list[int] = []  # requests whose tokenizer merged across the boundary
+    for i, (request, whole) in enumerate(zip(requests, wholes)):
+        context = context_ids[request.context]
+        if tuple(whole[: len(context)]) == context and len(whole) > len(context):
+            out.append(TokenizedRequest(context, tuple(whole[len(context):])))
+        else:
+            out.append(None)
+            merged.append(i)
+    alone = _encode(tokenizer, [requests[i].continuation for i in merged], special=False) if merged else []
+    for i, continuation in zip(merged, alone):
+        out[i] = TokenizedRequest(context_ids[requests[i].context], tuple(continuation))
+    for request, tokenized in zip(requests, out):
+        if tokenized is None or not tokenized.context_ids or not tokenized.continuation_ids:
+            raise ValueError(f"cannot score {request.continuation!r}: empty context or continuation after tokenizing")
+    return [t for t in out if t is not None]
+
+
 def tokenize_request(tokenizer: Any, request: ContinuationRequest) -> TokenizedRequest:
-    """The exact ids every backend scores (a Hugging Face tokenizer, transformers 4 or 5)."""
-    context_ids = list(tokenizer(request.context, add_special_tokens=True)["input_ids"])
-    whole = list(tokenizer(request.context + request.continuation, add_special_tokens=True)["input_ids"])
-    if whole[: len(context_ids)] == context_ids and len(whole) > len(context_ids):
-        continuation_ids = whole[len(context_ids):]
-    else:
-        continuation_ids = list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
-    if not context_ids or not continuation_ids:
-        raise ValueError(f"cannot score {request.continuation!r}: empty context or continuation after tokenizing")
-    return TokenizedRequest(tuple(context_ids), tuple(continuation_ids))
+    return tokenize_requests(tokenizer, [request])[0]
+
+
+def _encode(tokenizer: Any, texts: list[str], special: bool) -> list[list[int]]:
+    return [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]] if texts else []
 
 
 def score_from_logprobs(token_logprobs: Sequence[float]) -> ContinuationScore:

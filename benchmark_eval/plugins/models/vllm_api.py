@@ -1,25 +1,34 @@
 """Both kinds of test over a running vLLM OpenAI-compatible server.
 
 Generation posts to `/v1/chat/completions` (messages built by OpenCompass's own OpenAI-class
-conversion, through `compat.ChatMessages`); log-likelihood scoring, which no OpenCompass API class offers, posts token-id
-prompts to `/v1/completions` with `prompt_logprobs`, so the server scores exactly the ids of
-the shared rule. Both go through `ApiClient`: `max_workers` requests in flight across the
-whole dataset, timeouts, retries with backoff, and the run's request cache.
+conversion, through `compat.ChatMessages`); log-likelihood scoring, which no OpenCompass API
+class offers, posts token-id prompts to `/v1/completions` with `prompt_logprobs`, so the server
+scores exactly the ids of the shared rule: one request per item, its choices as a list of
+prompts (they share their context), and only the continuation tokens' log-probs are kept.
+Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
+every dataset in flight (see `OverlappedInferTask`), timeouts, retries with backoff, and the
+run's request cache.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from functools import lru_cache
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from opencompass.models.base_api import BaseAPIModel
 
 from ..compat import ChatMessages
-from .api_client import ApiClient, RequestFailed
-from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_request
+from .api_client import ApiClient, ApiRequest, RequestFailed
+from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .progress import tick
 from .tokenizers import load_tokenizer
+
+_ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
 
 
 class VLLMApi(BaseAPIModel):
@@ -31,7 +40,7 @@ class VLLMApi(BaseAPIModel):
                  endpoints: list[str] | None = None, temperature: float = 0.0, max_seq_len: int = 2048,
                  max_workers: int = 16, query_per_second: int = 1000, retry: int = 3, timeout: float = 600,
                  cache_path: str | None = None, log_dir: str | None = None, backoff_s: float = 1.0,
-                 meta_template: dict[str, Any] | None = None) -> None:
+                 datasets_in_flight: int = 1, meta_template: dict[str, Any] | None = None) -> None:
         super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template, retry=retry,
                          query_per_second=query_per_second)
         self.key = key
@@ -43,24 +52,46 @@ class VLLMApi(BaseAPIModel):
         self.cache_path = Path(cache_path) if cache_path else None
         self.log_dir = Path(log_dir) if log_dir else None
         self.backoff_s = backoff_s
+        self.datasets_in_flight = datasets_in_flight  # read by OverlappedInferTask
         self.messages = ChatMessages(self.get_token_len)
+        # OpenCompass counts a prompt's tokens up to three times (its length check, then the
+        # OpenAI-class truncation): count each prompt once.
+        self._token_len = lru_cache(maxsize=8192)(self._count_tokens)
+        self._client_lock = threading.Lock()
+        self._api: ApiClient | None = None
 
     def get_token_len(self, prompt: str) -> int:
+        return self._token_len(prompt)
+
+    def get_token_lens(self, prompts: list[str]) -> list[int]:
+        """get_token_len of each prompt, counted in batches (ChoiceLoglikInferencer's length check)."""
+        tokenizer = load_tokenizer(self.tokenizer_path)
+        return [len(ids) for start in range(0, len(prompts), 1024)
+                for ids in tokenizer(prompts[start:start + 1024])["input_ids"]]
+
+    def _count_tokens(self, prompt: str) -> int:
         # As OpenCompass's OpenAI class counts with a Hugging Face tokenizer (special tokens included).
         return len(load_tokenizer(self.tokenizer_path)(prompt).input_ids)
 
-    def _client(self) -> ApiClient:
-        return ApiClient(self.endpoints, self.key, timeout=self.timeout, retries=int(self.retry),
-                         concurrency=int(self.max_workers), cache_path=self.cache_path,
-                         log_dir=self.log_dir, backoff_s=self.backoff_s)
+    @property
+    def client(self) -> ApiClient:
+        """One client for every dataset this model serves: one bound on requests in flight."""
+        with self._client_lock:
+            if self._api is None:
+                self._api = ApiClient(self.endpoints, self.key, timeout=self.timeout, retries=int(self.retry),
+                                      concurrency=int(self.max_workers), cache_path=self.cache_path,
+                                      log_dir=self.log_dir, backoff_s=self.backoff_s)
+            return self._api
+
+    def close(self) -> None:
+        with self._client_lock:
+            if self._api is not None:
+                self._api.close()
+                self._api = None
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
-        bodies = [self._chat_body(prompt, max_out_len) for prompt in inputs]
-        client = self._client()
-        try:
-            answers = client.map(lambda body: self._post(client, "/chat/completions", body), bodies)
-        finally:
-            client.close()
+        requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len)) for prompt in inputs]
+        answers = self.client.post_all(requests, progress=tick)
         return [(a["choices"][0]["message"].get("content") or "") if a["choices"] else "" for a in answers]
 
     def _chat_body(self, prompt: Any, max_out_len: int) -> dict[str, Any]:
@@ -68,29 +99,53 @@ class VLLMApi(BaseAPIModel):
         return {"model": self.path, "max_tokens": max_out_len, "n": 1, "temperature": self.temperature,
                 "messages": messages}
 
-    @staticmethod
-    def _post(client: ApiClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = client.post(path, body)
-        tick()
-        return answer
-
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        tokenizer = load_tokenizer(self.tokenizer_path)
-        tokenized = [tokenize_request(tokenizer, r) for r in requests]
-        client = self._client()
-        try:
-            return client.map(lambda r: self._score_one(client, r), tokenized)
-        finally:
-            client.close()
+        # An item's choices (consecutive requests with one context) make one request. Items go in
+        # chunks, so that the token ids of a whole dataset never sit in memory at once; the other
+        # datasets in flight keep the server busy at a chunk's tail.
+        items = [list(group) for _, group in groupby(requests, key=lambda r: r.context)]
+        scores: list[ContinuationScore] = []
+        per_item = len(requests) // max(1, len(items))  # progress counts prompts
+        for start in range(0, len(items), _ITEMS_PER_CHUNK):
+            chunk = items[start:start + _ITEMS_PER_CHUNK]
+            tokenized = iter(tokenize_requests(load_tokenizer(self.tokenizer_path), [r for item in chunk for r in item]))
+            scoring = [self._scoring_request([next(tokenized) for _ in item]) for item in chunk]
+            answers = self.client.post_all(scoring, progress=lambda n: tick(n * per_item))
+            scores += [score_from_logprobs(logprobs) for answer in answers for logprobs in answer]
+        return scores
 
-    def _score_one(self, client: ApiClient, request: TokenizedRequest) -> ContinuationScore:
-        body = {"model": self.path, "prompt": request.ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
-        entries = self._post(client, "/completions", body)["choices"][0]["prompt_logprobs"]
-        start = len(request.context_ids)
-        return score_from_logprobs([_logprob_of(entries[i], token) for i, token in enumerate(request.continuation_ids, start)])
+    def _scoring_request(self, item: list[TokenizedRequest]) -> ApiRequest:
+        body = {"model": self.path, "prompt": [r.ids for r in item], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
+        spans = [(len(r.context_ids), list(r.continuation_ids)) for r in item]
+
+        def continuation_logprobs(raw: bytes) -> list[list[float]]:
+            choices = sorted(_SCORING_ANSWER.decode(raw).choices, key=lambda c: c.index)
+            if len(choices) != len(spans):
+                raise RequestFailed(f"the server answered {len(choices)} choice(s) for {len(spans)} prompt(s)")
+            return [[_logprob_of(choice.prompt_logprobs, i, token) for i, token in enumerate(tokens, start)]
+                    for choice, (start, tokens) in zip(choices, spans)]
+
+        # The continuations' positions are part of what is kept, so part of the cache key.
+        return ApiRequest("/completions", body, keep=continuation_logprobs,
+                          keep_name=f"continuation-logprobs:{[start for start, _ in spans]}")
 
 
-def _logprob_of(entry: dict[str, Any] | None, token: int) -> float:
+class _ScoredChoice(msgspec.Struct):
+    index: int = 0
+    # One entry per prompt token, each left undecoded (msgspec.Raw) until it is needed: the
+    # continuation's few are, the context's hundreds are not.
+    prompt_logprobs: list[msgspec.Raw] | None = None
+
+
+class _ScoringAnswer(msgspec.Struct):
+    choices: list[_ScoredChoice]
+
+
+_SCORING_ANSWER = msgspec.json.Decoder(_ScoringAnswer)
+
+
+def _logprob_of(entries: list[msgspec.Raw] | None, position: int, token: int) -> float:
+    entry = msgspec.json.decode(entries[position]) if entries is not None and position < len(entries) else None
     if not entry or str(token) not in entry:
         raise RequestFailed(f"the server returned no log-prob for prompt token {token}")
     return float(entry[str(token)]["logprob"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from ... import workers
 from .chat_prompts import HFType, generation_ids
-from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
+from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_requests
 from .local import LocalModel
 from .progress import tick
 
@@ -60,7 +60,7 @@ class VLLMOffline(LocalModel):
         return answer
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        tokenized = [tokenize_request(self.tokenizer, r) for r in requests]
+        tokenized = tokenize_requests(self.tokenizer, requests)
         scores = []
         for start in range(0, len(tokenized), self.scoring_batch_size):
             chunk = tokenized[start:start + self.scoring_batch_size]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.plugins.models.continuation import ContinuationRequest, score_from_logprobs, split_choices, tokenize_request
+from benchmark_eval.plugins.models.continuation import (
+    ContinuationRequest,
+    score_from_logprobs,
+    split_choices,
+    tokenize_request,
+    tokenize_requests,
+)
 from benchmark_eval.plugins.models.tokenizers import load_tokenizer
 
 
@@ -39,3 +45,18 @@ def test_continuation_ids_are_the_tokens_of_the_whole_text() -> None:
 def test_score_sums_in_order_and_records_the_mean() -> None:
     score = score_from_logprobs([-1.0, -0.5, -1.5])
     assert score.loglik == -3.0 and score.n_tokens == 3 and score.mean == -1.0
+
+
+def test_batched_tokenizing_gives_each_request_the_ids_of_its_own_calls() -> None:
+    """tokenize_requests encodes in batches and each context once; the ids must be those of one
+    call per text (the rule as written), including the fallback when the boundary merges."""
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+    items = [("The capital of France is", [" Paris", " Lyon"]), ("Answer:", [" A", " B", " C", " D"]),
+             ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"]), ("The capital of France is", [" Paris"])]
+    requests = [ContinuationRequest(context, c) for context, conts in items for c in conts]
+    for request, batched in zip(requests, tokenize_requests(tokenizer, requests), strict=True):
+        context = list(tokenizer(request.context, add_special_tokens=True)["input_ids"])
+        whole = list(tokenizer(request.context + request.continuation, add_special_tokens=True)["input_ids"])
+        one_by_one = whole[len(context):] if whole[:len(context)] == context and len(whole) > len(context) else \
+            list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
+        assert (list(batched.context_ids), list(batched.continuation_ids)) == (context, one_by_one), request
