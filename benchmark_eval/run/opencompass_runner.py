@@ -1,8 +1,4 @@
-"""Run OpenCompass on a dumped config, from a scratch folder, with a progress display.
-
-OpenCompass writes ./tmp, ./.cache and ./icl_inference_output into its current folder, so
-it runs from a temporary folder; its console output goes to <run>/logs/opencompass.log.
-"""
+"""Run OpenCompass on a dumped config, from a scratch folder, with a progress display."""
 
 from __future__ import annotations
 
@@ -22,6 +18,7 @@ from . import stops
 
 #: OpenCompass's CLI as this toolkit runs it (compat.opencompass_main), and as it ships.
 LAUNCH = "from benchmark_eval.plugins.compat import opencompass_main; opencompass_main()"
+WAIT_FOR_GO = "BENCHMARK_EVAL_WAIT_FOR_GO"  # set: import, then wait for "go" on stdin
 STOCK_LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
 
@@ -39,35 +36,56 @@ def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] 
     return env
 
 
-def run_opencompass(
-    run_dir: RunDir, data_root: Path, model_abbr: str, total_requests: int, total_datasets: int,
-    console: Console, extra_env: dict[str, str] | None = None, scratch_parent: Path | None = None,
-) -> int:
-    """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
-    log_path = run_dir.opencompass_log
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress_file = run_dir.progress_file
-    progress_file.write_bytes(b"")
-    results_dir = run_dir.results_dir(model_abbr)
-    # OpenCompass's work dir is the run's parent and its "reuse" stamp the run folder's name,
-    # so it writes predictions/, results/, summary/ and logs/ into the run folder itself.
-    cmd = [sys.executable, "-c", LAUNCH, str(run_dir.plan_config), "-w", str(run_dir.path.parent), "-r", run_dir.path.name]
-    predictions_dir = run_dir.predictions_dir(model_abbr)
-    with tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent) as scratch, open(log_path, "wb") as log:
-        with stops.deferred():
+class OpenCompassProcess:
+    """OpenCompass on the run's plan, started before the data preflight ends.
+
+    Importing OpenCompass takes seconds; the data preflight (every dataset loaded with
+    OpenCompass's own loader) takes as long. So OpenCompass starts first and imports while the
+    preflight runs, then waits for `go()`; `stop()` ends it (and its tasks) if the run goes no
+    further. It runs from a scratch folder, because it writes ./tmp, ./.cache and
+    ./icl_inference_output into its current folder; its console goes to logs/opencompass.log.
+    """
+
+    def __init__(self, run_dir: RunDir, data_root: Path, extra_env: dict[str, str] | None = None,
+                 scratch_parent: Path | None = None) -> None:
+        self.run_dir = run_dir
+        run_dir.opencompass_log.parent.mkdir(parents=True, exist_ok=True)
+        run_dir.progress_file.write_bytes(b"")
+        self._scratch = tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent)
+        # OpenCompass's work dir is the run's parent and its "reuse" stamp the run folder's name,
+        # so it writes predictions/, results/, summary/ and logs/ into the run folder itself.
+        cmd = [sys.executable, "-c", LAUNCH, str(run_dir.plan_config), "-w", str(run_dir.path.parent), "-r", run_dir.path.name]
+        env = {**opencompass_env(data_root, run_dir.progress_file, extra_env), WAIT_FOR_GO: "1"}
+        with stops.deferred(), open(run_dir.opencompass_log, "wb") as log:  # the child keeps its own handle
             # Its own process group: a stop reaches OpenCompass (and its tasks) through us only,
             # and stop_group ends all of it.
-            process = subprocess.Popen(
-                cmd, cwd=scratch, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=opencompass_env(data_root, progress_file, extra_env), start_new_session=True,
-            )
-            stops.register_group(process.pid)
+            self.process = subprocess.Popen(cmd, cwd=self._scratch.name, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.PIPE, env=env, start_new_session=True)
+            stops.register_group(self.process.pid)
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
         try:
-            _follow(process, console, total_requests, total_datasets, progress_file, predictions_dir, results_dir)
+            self.process.stdin.write(b"go\n")
+            self.process.stdin.close()
+        except BrokenPipeError:  # it died while importing: follow() reports its exit code
+            pass
+
+    def stop(self) -> None:
+        if self.process.poll() is None:  # a stop signal, a failed preflight, or our own error
+            stops.stop_group(self.process.pid)
+        if self.process.stdin and not self.process.stdin.closed:
+            self.process.stdin.close()
+        self._scratch.cleanup()
+
+    def follow(self, console: Console, model_abbr: str, total_requests: int, total_datasets: int) -> int:
+        """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed)."""
+        try:
+            _follow(self.process, console, total_requests, total_datasets, self.run_dir.progress_file,
+                    self.run_dir.predictions_dir(model_abbr), self.run_dir.results_dir(model_abbr))
         finally:
-            if process.poll() is None:  # a stop signal (or our own error) while it runs
-                stops.stop_group(process.pid)
-    return process.returncode
+            self.stop()
+        return self.process.returncode
 
 
 def _follow(process: subprocess.Popen[bytes], console: Console, total_requests: int, total_datasets: int,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import uuid
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings, parse_run_settings
 from . import stops
-from .opencompass_runner import run_opencompass
+from .opencompass_runner import OpenCompassProcess
 from .preflight import DataInfo, check_data
 
 
@@ -72,23 +73,36 @@ class _Prepared:
     target: Target
     datasets: list[dict[str, Any]]
     planned: list[PlannedDataset]
-    data: dict[str, DataInfo]
     groups: list[BenchmarkGroup]
 
 
 def _prepare(settings: RunSettings) -> _Prepared:
+    """The plan and the model's preflight (the data preflight is `check_data`, run beside
+    OpenCompass's start)."""
     stops.set_phase("preflight")
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
     backend, runner = backend_for(settings.mode), runner_for(settings.runner)
     target = backend.preflight(settings)
     runner.preflight(settings)
-    data = check_data(planned, settings.data_root.resolve())
     datasets = [prepare_dataset(p, settings) for p in planned]
     groups = groups_for({p.abbr: p.config_name for p in planned}, settings.limit)
-    return _Prepared(backend, runner, target, datasets, planned, data, groups)
+    return _Prepared(backend, runner, target, datasets, planned, groups)
 
 
-def _new_run_dir(settings: RunSettings) -> RunDir:
+def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) -> tuple[OpenCompassProcess, dict[str, DataInfo]]:
+    """OpenCompass started on the run's plan, importing while the data preflight runs; the data's
+    description once it passed. A failed or stopped preflight stops OpenCompass again."""
+    process = OpenCompassProcess(run_dir, settings.data_root.resolve(), prep.backend.task_env(settings),
+                                 prep.runner.scratch_parent(run_dir))
+    try:
+        return process, check_data(prep.planned, settings.data_root.resolve())
+    except BaseException:
+        process.stop()
+        raise
+
+
+def _new_run_dir(settings: RunSettings) -> tuple[RunDir, list[Path]]:
+    """A fresh run folder, and the folders made for it (the run folder and any parents it needed)."""
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
     stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
     run_dir = parent / stamp
@@ -96,16 +110,30 @@ def _new_run_dir(settings: RunSettings) -> RunDir:
     while run_dir.exists():  # two runs in one second must not share a folder
         run_dir = parent / f"{stamp}_{suffix}"
         suffix += 1
+    made = [run_dir, *(p for p in run_dir.parents if not p.exists())]
     run_dir.mkdir(parents=True)
-    return RunDir(run_dir)
+    return RunDir(run_dir), made
 
 
 def run_evaluation(settings: RunSettings, console: Console | None = None) -> RunResult:
     """Run the evaluation; raise `EvaluationFailed` (after recording why) if any dataset has no score."""
     console = console or make_console()
     prep = _prepare(settings)
-    run_dir = _new_run_dir(settings)
+    run_dir, made = _new_run_dir(settings)
     run_id = uuid.uuid4().hex[:12]
+    try:
+        model = prep.backend.model_config(settings, prep.target, run_dir)
+        runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
+        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers,
+                                  summary_groups=[g.summary_group() for g in prep.groups]),
+                     run_dir.plan_config)
+        opencompass, data = _start_opencompass(settings, prep, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir.path, ignore_errors=True)  # nothing is left of a run whose preflight failed
+        for folder in made[1:]:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
     manifest = RunManifest(
         schema_version=SCHEMA_VERSION,
         run_id=run_id,
@@ -122,8 +150,8 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         slice=Slice(subjects=list(settings.subjects or []), limit=settings.limit),
         data_root=str(settings.data_root.resolve()),
         datasets={
-            cfg["abbr"]: DatasetRecord(config=p.config_name, subject=p.subject, path=prep.data[p.abbr].path,
-                                       files=prep.data[p.abbr].files, samples=prep.data[p.abbr].rows,
+            cfg["abbr"]: DatasetRecord(config=p.config_name, subject=p.subject, path=data[p.abbr].path,
+                                       files=data[p.abbr].files, samples=data[p.abbr].rows,
                                        prompt_config_sha256=config_sha256(cfg))
             for p, cfg in zip(prep.planned, prep.datasets)
         },
@@ -138,14 +166,13 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     if prep.target.served_name != settings.model_name:
         console.print(f"model_name '{settings.model_name}' is this run's label: the server serves one model, "
                       f"'{prep.target.served_name}', and the requests go to it (run.json records both)")
-    run_dir.write_manifest(manifest)
+    try:
+        run_dir.write_manifest(manifest)
+    except BaseException:
+        opencompass.stop()
+        raise
     with _recording_stops(run_dir, manifest):
-        model = prep.backend.model_config(settings, prep.target, run_dir)
-        runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
-        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers,
-                                  summary_groups=[g.summary_group() for g in prep.groups]),
-                     run_dir.plan_config)
-        return _execute(settings, prep, run_dir, manifest, console)
+        return _execute(settings, prep, data, run_dir, manifest, opencompass, console)
 
 
 @contextlib.contextmanager
@@ -188,6 +215,7 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
                         "it stopped before its plan was written, start a new run")
     settings = parse_run_settings(manifest.settings or {})
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
+    data = check_data(prep.planned, settings.data_root.resolve())
     changed = [cfg["abbr"] for cfg in prep.datasets
                if cfg["abbr"] not in manifest.datasets
                or manifest.datasets[cfg["abbr"]].prompt_config_sha256 != config_sha256(cfg)]
@@ -204,17 +232,19 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
             stale = run_dir.results(settings.model_abbr, outcome.abbr)
             if not outcome.ok and stale.exists():
                 stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
-        return _execute(settings, prep, run_dir, manifest, console)
+        opencompass = OpenCompassProcess(run_dir, settings.data_root.resolve(), prep.backend.task_env(settings),
+                                         prep.runner.scratch_parent(run_dir))
+        return _execute(settings, prep, data, run_dir, manifest, opencompass, console)
 
 
-def _execute(settings: RunSettings, prep: _Prepared, run_dir: RunDir, manifest: RunManifest, console: Console) -> RunResult:
+def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir, manifest: RunManifest,
+             opencompass: OpenCompassProcess, console: Console) -> RunResult:
     run_dir.failed_requests.unlink(missing_ok=True)
     console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
-                  f"{sum(d.rows for d in prep.data.values())} samples -> {run_dir.path}", soft_wrap=True)
-    requests = sum(expected_requests(cfg, prep.data[cfg["abbr"]].rows) for cfg in prep.datasets)
-    code = run_opencompass(run_dir, settings.data_root.resolve(), settings.model_abbr, requests,
-                           len(prep.datasets), console, extra_env=prep.backend.task_env(settings),
-                           scratch_parent=prep.runner.scratch_parent(run_dir))
+                  f"{sum(d.rows for d in data.values())} samples -> {run_dir.path}", soft_wrap=True)
+    requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in prep.datasets)
+    opencompass.go()
+    code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets))
     if manifest.runner is not None:
         prep.runner.finish(manifest.runner, manifest.run_id or "")
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])

@@ -33,8 +33,8 @@ def test_identical_requests_are_sent_once_and_cached(vllm_server: ServerHandle, 
     again = ApiClient(vllm_server.base_url + "/v1", "EMPTY", timeout=120, retries=0, concurrency=2, cache_path=cache)
     assert again.post_all(requests) == answers
     # What the caller keeps is part of the key: a different keep is a different request.
-    kept = again.post_all([ApiRequest(r.path, r.body, keep=lambda a: a["choices"][0]["message"]["content"], keep_name="text")
-                           for r in requests[:2]])
+    kept = again.post_all([ApiRequest(r.path, r.body, keep=lambda raw: json.loads(raw)["choices"][0]["message"]["content"],
+                                      keep_name="text") for r in requests[:2]])
     again.close()
     assert again.sent == 2 and kept == [a["choices"][0]["message"]["content"] for a in answers[:2]]
     with sqlite3.connect(cache) as db:  # the exact request is kept beside its answer
