@@ -21,8 +21,8 @@ import httpx
 FaultPlan = Callable[[str, int], str]
 
 
-class EveryTenthFirstAttempt:
-    """Every 10th new request fails its first attempt, alternately with HTTP 500 and a delay."""
+class EveryFifthFirstAttempt:
+    """Every 5th new request fails its first attempt, alternately with HTTP 500 and a delay."""
 
     def __init__(self) -> None:
         self._new = 0
@@ -34,9 +34,9 @@ class EveryTenthFirstAttempt:
         with self._lock:
             n = self._new
             self._new += 1
-        if n % 10 != 3:
+        if n % 5 != 3:
             return "pass"
-        return "500" if (n // 10) % 2 == 0 else "delay"
+        return "500" if (n // 5) % 2 == 0 else "delay"
 
 
 class FaultProxy:

@@ -1,6 +1,6 @@
 """Faults between OpenCompass and the REAL vLLM server, injected by a proxy of ours.
 
-(a) 10% of requests fail their first attempt (HTTP 500 or delayed past the timeout): the
+(a) 20% of requests fail their first attempt (HTTP 500 or delayed past the timeout): the
     final samples.jsonl equals a clean run's.
 (b)+(c) the server is killed mid-run and does not come back: the run stops with exit 3 (evaluation failed), a
     message naming the failed requests and how to resume, and no scores; the server is
@@ -25,7 +25,7 @@ from benchmark_eval.server import ServerHandle, free_port, start_server, stop_se
 from benchmark_eval.settings import ServerSettings
 
 from ..conftest import assert_same_answers, finished_run, run_cli
-from ..fault_proxy import EveryTenthFirstAttempt, FaultProxy
+from ..fault_proxy import EveryFifthFirstAttempt, FaultProxy
 
 SLICE = {"eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "abstract_algebra,anatomy", "limit": "3",
          "max_out_len": "24", "batch_size": "4"}
@@ -44,12 +44,12 @@ def clean_samples(vllm_server: ServerHandle, data_root: Path, tmp_path_factory: 
 
 
 def test_transient_faults_change_nothing(vllm_server: ServerHandle, data_root: Path, tmp_path: Path, clean_samples: bytes) -> None:
-    with FaultProxy(vllm_server.base_url, EveryTenthFirstAttempt(), delay_s=12) as proxy:
+    with FaultProxy(vllm_server.base_url, EveryFifthFirstAttempt(), delay_s=12) as proxy:
         done = run_cli(["run"], _env(proxy.port, data_root, tmp_path, request_timeout="8"), timeout=900)
     run_dir = finished_run(done)
     assert proxy.faults["500"] >= 1 and proxy.faults["delay"] >= 1, proxy.faults
     total = len(proxy.attempts)
-    assert sum(proxy.faults.values()) >= total // 10, (proxy.faults, total)
+    assert sum(proxy.faults.values()) >= total // 5, (proxy.faults, total)
     assert_same_answers((run_dir / "samples.jsonl").read_bytes(), clean_samples)
     # Each request retried at most once (its injected fault), and every one answered once.
     assert max(proxy.attempts.values()) == 2 and set(proxy.answered.values()) == {1}
