@@ -66,7 +66,7 @@ class Http(asyncio.Protocol):
     def answer(self, method: str, path: str, body: bytes) -> None:
         status, data = "200 OK", None
         if path == "/v1/models":
-            data = {"object": "list", "data": [{"id": self.model, "object": "model", "root": self.root, "max_model_len": 2048}]}
+            data = {"object": "list", "data": [{"id": self.model, "object": "model", "root": self.root, "max_model_len": 8192}]}
         elif path == "/version":
             data = {"version": "instant-stub"}
         elif method == "POST" and path == "/v1/chat/completions":

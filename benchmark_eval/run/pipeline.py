@@ -54,7 +54,7 @@ from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings, parse_run_settings
 from . import stops
 from .opencompass_runner import OpenCompassProcess
-from .preflight import DataInfo, check_data
+from .preflight import DataInfo, check_data_apart
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class _Prepared:
 
 
 def _prepare(settings: RunSettings) -> _Prepared:
-    """The plan and the model's preflight (the data preflight is `check_data`, run beside
+    """The plan and the model's preflight (the data preflight is `check_data_apart`, run beside
     OpenCompass's start)."""
     stops.set_phase("preflight")
     planned = plan_datasets(settings.datasets, settings.subjects, settings.limit)
@@ -95,7 +95,7 @@ def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) 
     process = OpenCompassProcess(run_dir, settings.data_root.resolve(), prep.backend.task_env(settings),
                                  prep.runner.scratch_parent(run_dir))
     try:
-        return process, check_data(prep.planned, settings.data_root.resolve())
+        return process, check_data_apart(prep.planned, settings.data_root.resolve())
     except BaseException:
         process.stop()
         raise
@@ -215,7 +215,7 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
                         "it stopped before its plan was written, start a new run")
     settings = parse_run_settings(manifest.settings or {})
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
-    data = check_data(prep.planned, settings.data_root.resolve())
+    data = check_data_apart(prep.planned, settings.data_root.resolve())
     changed = [cfg["abbr"] for cfg in prep.datasets
                if cfg["abbr"] not in manifest.datasets
                or manifest.datasets[cfg["abbr"]].prompt_config_sha256 != config_sha256(cfg)]

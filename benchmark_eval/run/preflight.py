@@ -4,13 +4,16 @@ backend's: benchmark_eval/backends/.)"""
 
 from __future__ import annotations
 
+import multiprocessing
+import signal
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ..data.check import DataInfo, DataProblem, data_root_env, inspect_dataset
 from ..errors import UserError
 from ..plan import PlannedDataset
 
-__all__ = ["DataInfo", "check_data"]
+__all__ = ["DataInfo", "check_data", "check_data_apart"]
 
 
 def check_data(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]:
@@ -26,3 +29,37 @@ def check_data(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]
                 raise UserError(f"dataset {item.abbr} ({item.config_name}): {problem.problem}; {problem.fix} "
                                 f"(benchmark-eval data check lists every problem)") from None
     return infos
+
+
+def check_data_apart(planned: list[PlannedDataset], root: Path) -> dict[str, DataInfo]:
+    """`check_data` in a child process: OpenCompass's loaders and the datasets they build (some
+    500 MB for all of MMLU) stay out of this process, which lives for the whole run."""
+    receive, send = multiprocessing.Pipe(duplex=False)
+    # fork: nothing to import again, and this process has no threads yet
+    child = multiprocessing.get_context("fork").Process(target=_check_in_child, args=(planned, root, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        kind, value = receive.recv()
+    except EOFError:
+        child.join()
+        raise RuntimeError(f"the data preflight's process died (exit code {child.exitcode})") from None
+    finally:
+        if child.is_alive():  # a stop signal while it checks
+            child.kill()
+        child.join()
+        receive.close()
+    if kind == "error":
+        raise UserError(value)
+    infos: dict[str, DataInfo] = value
+    return infos
+
+
+def _check_in_child(planned: list[PlannedDataset], root: Path, send: Connection) -> None:
+    # Stops are the parent's to handle (it kills this process): not our handlers, no traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        send.send(("ok", check_data(planned, root)))
+    except UserError as error:
+        send.send(("error", str(error)))
