@@ -72,6 +72,25 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[
     return {"seconds": seconds, "peak_rss_mib": peak[0] / 2**20, "stdout": out}
 
 
+def request_phase_s(run_dir: Path) -> float:
+    """Seconds during which the run had requests in flight: the union of the spans its client
+    logged (logs/request_batches.jsonl), which overlap when datasets are in flight together."""
+    from benchmark_eval.results.run_dir import REQUEST_BATCHES
+
+    batches = [json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()]
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted((b["start"], b["end"]) for b in batches):
+        total += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    return total
+
+
+def prompts_in(requests: list[dict[str, Any]]) -> int:
+    """Prompts in a list of cached requests (a PPL request may carry an item's choices as a list)."""
+    return sum(len(r["body"]["prompt"]) if r["body"].get("prompt") and isinstance(r["body"]["prompt"][0], list) else 1
+               for r in requests)
+
+
 def run_folder(stdout: str) -> Path:
     return Path(stdout.strip().splitlines()[-1].removeprefix("results: "))
 

@@ -36,11 +36,11 @@ import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLI, data_root, run_folder, timed, write_result  # noqa: E402
+from _common import CLI, data_root, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
-from benchmark_eval.results.run_dir import REQUEST_BATCHES, REQUEST_CACHE  # noqa: E402
+from benchmark_eval.results.run_dir import REQUEST_CACHE  # noqa: E402
 from benchmark_eval.server import free_port  # noqa: E402
 
 WORKLOADS = {
@@ -92,20 +92,13 @@ def ours(url: str, workload: dict[str, str], results: Path, concurrency: int, ro
            "COMPASS_DATA_CACHE": str(root), "results_dir": str(results), **workload}
     run = timed([*CLI, "run"], env)
     run_dir = run_folder(run["stdout"])
-    batches = [json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()]
-    # Batches may overlap (datasets in flight together): the phase is the union of their spans.
-    spans = sorted((b["start"], b["end"]) for b in batches)
-    request_phase, reach = 0.0, float("-inf")
-    for start, end in spans:
-        request_phase += max(0.0, end - max(start, reach))
-        reach = max(reach, end)
+    request_phase = request_phase_s(run_dir)
     with sqlite3.connect(run_dir / REQUEST_CACHE) as db:
         requests = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
     samples = sum(1 for _ in (run_dir / "samples.jsonl").open())
     return {"run_s": run["seconds"], "request_phase_s": request_phase, "fixed_s": run["seconds"] - request_phase,
             "peak_rss_mib": run["peak_rss_mib"], "requests": len(requests), "samples": samples,
-            "prompts": sum(len(r["body"]["prompt"]) if isinstance(r["body"].get("prompt", [None])[0], list) else 1
-                           for r in requests),
+            "prompts": prompts_in(requests),
             "run_dir": str(run_dir), "_requests": requests}
 
 

@@ -28,12 +28,12 @@ import httpx
 from mmengine.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLI, data_root, demo_server, run_folder, timed, write_result  # noqa: E402
+from _common import CLI, data_root, demo_server, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.backends.server_api import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
-from benchmark_eval.results.run_dir import REQUEST_BATCHES, REQUEST_CACHE  # noqa: E402
+from benchmark_eval.results.run_dir import REQUEST_CACHE  # noqa: E402
 from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env  # noqa: E402
 
 CONCURRENCY = 16
@@ -47,12 +47,11 @@ def ours(base_url: str, workload: dict[str, str], results: Path) -> dict[str, An
            "COMPASS_DATA_CACHE": str(data_root()), "results_dir": str(results), **workload}
     run = timed([*CLI, "run"], env)
     run_dir = run_folder(run["stdout"])
-    batches = [json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()]
-    request_phase = sum(b["end"] - b["start"] for b in batches)
+    request_phase = request_phase_s(run_dir)
     with sqlite3.connect(run_dir / REQUEST_CACHE) as db:
         requests = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
     return {"run_s": run["seconds"], "request_phase_s": request_phase, "peak_rss_mib": run["peak_rss_mib"],
-            "requests": len(requests), "run_dir": str(run_dir), "_requests": requests}
+            "requests": len(requests), "prompts": prompts_in(requests), "run_dir": str(run_dir), "_requests": requests}
 
 
 async def _bare(base_url: str, requests: list[dict[str, Any]]) -> float:
@@ -108,7 +107,7 @@ def main() -> None:
             gen["stock_default"] = stock(url, plan, tuned=False)
         ppl = ours(url, PPL, Path(tmp) / "ppl")
         ppl["bare_s"] = bare(url, ppl.pop("_requests"))
-        n = ppl["requests"]
+        n = ppl["prompts"]  # an item's choices travel in one request
         ppl["ours_prompts_per_s"] = n / ppl["request_phase_s"]
         ppl["ours_prompts_per_s_whole_run"] = n / ppl["run_s"]
         ppl["bare_prompts_per_s"] = n / ppl["bare_s"]
