@@ -72,6 +72,7 @@ class OpenCompassProcess:
             pass
 
     def stop(self) -> None:
+        """End it and its tasks if still running, and remove its scratch folder (again: harmless)."""
         if self.process.poll() is None:  # a stop signal, a failed preflight, or our own error
             stops.stop_group(self.process.pid)
         if self.process.stdin and not self.process.stdin.closed:

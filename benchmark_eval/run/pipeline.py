@@ -239,12 +239,15 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
 
 def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir, manifest: RunManifest,
              opencompass: OpenCompassProcess, console: Console) -> RunResult:
-    run_dir.failed_requests.unlink(missing_ok=True)
-    console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
-                  f"{sum(d.rows for d in data.values())} samples -> {run_dir.path}", soft_wrap=True)
-    requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in prep.datasets)
-    opencompass.go()
-    code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets))
+    try:
+        run_dir.failed_requests.unlink(missing_ok=True)
+        console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
+                      f"{sum(d.rows for d in data.values())} samples -> {run_dir.path}", soft_wrap=True)
+        requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in prep.datasets)
+        opencompass.go()
+        code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets))
+    finally:
+        opencompass.stop()  # (it has ended already unless we are on our way out of an error or a stop)
     if manifest.runner is not None:
         prep.runner.finish(manifest.runner, manifest.run_id or "")
     outcomes = read_outcomes(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
