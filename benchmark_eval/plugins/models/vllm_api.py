@@ -119,7 +119,10 @@ class VLLMApi(BaseAPIModel):
         spans = [(len(r.context_ids), list(r.continuation_ids)) for r in item]
 
         def continuation_logprobs(raw: bytes) -> list[list[float]]:
-            choices = sorted(_SCORING_ANSWER.decode(raw).choices, key=lambda c: c.index)
+            try:
+                choices = sorted(_SCORING_ANSWER.decode(raw).choices, key=lambda c: c.index)
+            except msgspec.MsgspecError as error:
+                raise RequestFailed(f"the server's answer is not a completion with prompt_logprobs ({error})") from None
             if len(choices) != len(spans):
                 raise RequestFailed(f"the server answered {len(choices)} choice(s) for {len(spans)} prompt(s)")
             return [[_logprob_of(choice.prompt_logprobs, i, token) for i, token in enumerate(tokens, start)]
