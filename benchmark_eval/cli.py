@@ -146,6 +146,7 @@ def compare(
     allow_mismatch: bool = typer.Option(False, help="report runs whose inputs differ (the report is stamped)"),
     resamples: int = typer.Option(10_000, help="bootstrap resamples"),
     seed: int = typer.Option(0, help="bootstrap seed (reports are reproducible)"),
+    near_tie: float = typer.Option(0.5, min=0.0, help="flip triage: a divergence where the baseline's top-1 led its top-2 by less than this many nats is a near-tie"),
 ) -> None:
     """Sign off CANDIDATE against BASELINE (or --reference targets), per benchmark with the suite's error control: exit 0 PASS, 10 FAIL, 11 INCONCLUSIVE, 12 not comparable, 2 bad input."""
     from .results import RunDir
@@ -167,17 +168,22 @@ def compare(
     if len(runs) != 2:
         raise UserError(f"give two run folders, BASELINE and CANDIDATE (got {len(runs)}), or one with --reference FILE")
     from .compare import Margins, compare_runs
+    from .compare.triage import reading
     from .report import write_report
 
     baseline, candidate = runs
     comparison = compare_runs(baseline, candidate, Margins.load(margins_file, margin), allow_mismatch, resamples, seed,
-                              units=units, noise_floor=noise_floor)
+                              units=units, noise_floor=noise_floor, tau=near_tie)
     paths = write_report(comparison, out or RunDir(candidate).compare_out)
     label = " (noise floor: same device and software)" if comparison.noise_floor else ""
     typer.echo(f"verdict: {comparison.verdict}{label}")
     for unit in comparison.units:
         flag = " [discordance above the noise floor]" if unit.floor and unit.floor.above else ""
-        typer.echo(f"  {unit.unit.label} / {unit.metric}: {unit.verdict}{flag}")
+        causes = comparison.causes(unit.unit.datasets, unit.metric)
+        why = f"; {reading(causes, comparison.tau)}" if causes else ""
+        typer.echo(f"  {unit.unit.label} / {unit.metric}: {unit.verdict}{flag}{why}")
+    for flag in comparison.suite.flags:
+        typer.echo(f"  flag: {flag}")
     typer.echo(f"report: {paths['md']} {paths['html']} {paths['json']}")
     raise typer.Exit(comparison.exit_code)
 

@@ -73,16 +73,11 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[
 
 
 def request_phase_s(run_dir: Path) -> float:
-    """Seconds during which the run had requests in flight: the union of the spans its client
-    logged (logs/request_batches.jsonl), which overlap when datasets are in flight together."""
+    """Seconds during which the run had requests in flight (see results.requests)."""
+    from benchmark_eval.results.requests import request_phase_s as phase
     from benchmark_eval.results.run_dir import REQUEST_BATCHES
 
-    batches = [json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()]
-    total, reach = 0.0, float("-inf")
-    for start, end in sorted((b["start"], b["end"]) for b in batches):
-        total += max(0.0, end - max(start, reach))
-        reach = max(reach, end)
-    return total
+    return phase([json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()])
 
 
 def prompts_in(requests: list[dict[str, Any]]) -> int:

@@ -27,8 +27,16 @@ def chat(body: dict[str, Any]) -> dict[str, Any]:
     last = str(body["messages"][-1].get("content", "")).encode()
     # A varied but reproducible answer, so the evaluators see different letters and numbers.
     text = f"The answer is {'ABCD'[zlib.crc32(last) % 4]}. {zlib.crc32(last) % 97}"
-    return {"id": "chatcmpl-instant", "object": "chat.completion", "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+    choice: dict[str, Any] = {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+    if body.get("logprobs"):  # vLLM's shape: each token with its log-prob and top-k alternatives
+        tokens = ["The", " answer", " is", text[13:15], ".", " ", text[17:], "<|im_end|>"]
+        k = int(body.get("top_logprobs") or 0)
+        choice["logprobs"] = {"content": [
+            {"token": t, "logprob": -0.01 * (i + 1), "bytes": list(t.encode()),
+             "top_logprobs": [{"token": t if j == 0 else f"alt{j}", "logprob": -0.01 * (i + 1) - j,
+                               "bytes": list((t if j == 0 else f"alt{j}").encode())} for j in range(k)]}
+            for i, t in enumerate(tokens)]}
+    return {"id": "chatcmpl-instant", "object": "chat.completion", "model": body["model"], "choices": [choice],
             "usage": {"prompt_tokens": 0, "completion_tokens": 8, "total_tokens": 8}}
 
 

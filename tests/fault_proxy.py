@@ -41,9 +41,15 @@ class EveryFifthFirstAttempt:
 
 class FaultProxy:
     def __init__(self, upstream: str, plan: FaultPlan | None = None, delay_s: float = 0.0,
-                 rewrite_models: Callable[[dict], dict] | None = None) -> None:
+                 rewrite_models: Callable[[dict], dict] | None = None,
+                 rewrite_request: Callable[[dict], dict] | None = None,
+                 rewrite_answer: Callable[[dict, bytes], bytes] | None = None) -> None:
         self.upstream = upstream.rstrip("/")
         self.rewrite_models = rewrite_models  # alters GET /v1/models answers (what preflight sees)
+        # Alter a POST's body before the real server gets it (its answer is then the server's
+        # real answer to another request), or the real answer (what no server would send).
+        self.rewrite_request = rewrite_request
+        self.rewrite_answer = rewrite_answer
         self.plan = plan or (lambda key, attempt: "pass")
         self.delay_s = delay_s
         self.attempts: Counter[str] = Counter()
@@ -106,12 +112,17 @@ class FaultProxy:
                     if action == "delay":
                         time.sleep(proxy.delay_s)  # the client's timeout fires first
                     return self._reply(500, b'{"error": "injected fault"}')
+                sent = body
+                if counted and proxy.rewrite_request:
+                    sent = json.dumps(proxy.rewrite_request(json.loads(body))).encode()
                 try:
-                    upstream = proxy._http.request(self.command, proxy.upstream + self.path, content=body or None,
+                    upstream = proxy._http.request(self.command, proxy.upstream + self.path, content=sent or None,
                                                    headers={"Content-Type": "application/json"})
                 except httpx.TransportError as error:  # the real server is gone
                     return self._reply(502, f'{{"error": "upstream: {type(error).__name__}"}}'.encode())
                 content = upstream.content
+                if counted and proxy.rewrite_answer and upstream.status_code == 200:
+                    content = proxy.rewrite_answer(json.loads(body), content)
                 if self.path.startswith("/v1/models") and proxy.rewrite_models and upstream.status_code == 200:
                     content = json.dumps(proxy.rewrite_models(upstream.json())).encode()
                 self._reply(upstream.status_code, content, upstream.headers.get("content-type", "application/json"))

@@ -4,6 +4,8 @@ decide it: the 1% rule, paired statistics, flips."""
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,14 +16,20 @@ from scipy import stats
 from ..errors import EXIT_INCONCLUSIVE, EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_VERDICT_FAIL, UserError
 from ..plugins import compat
 from .comparability import environment_table, input_differences, is_noise_floor
+from .divergence import NEAR_TIE_NATS, DivergenceSummary, summarise
+from .health import HealthComparison, compare_health
 from .logprob_parity import LogprobParity, logprob_parity
 from .margins import Margins
 from .noise_floor import check_noise_floor, load_noise_floor
 from .runs import LoadedRun, load_run
 from .statistics import FloatArray, PairedResult, Verdict, holm, paired_compare, stratified_compare
 from .suite import SuiteVerdict, UnitComparison, decide
+from .triage import Triage, explain_flip
 from .units import Unit, margin_names, resolve_units, run_groups, settable_names
 
+#: A continuous per-sample score (ROUGE, 0-100) that moves this many points or more is a flip
+#: (bf16 against fp32 moved XSum summaries by 4-9 rouge1 points where the text parted early).
+LARGE_CHANGE = 5.0
 EXIT_CODES = {"PASS": EXIT_OK, "FAIL": EXIT_VERDICT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE}
 
 
@@ -35,6 +43,7 @@ class FlippedSample:
     baseline_prediction: Any
     candidate_prediction: Any
     reference: Any
+    triage: Triage | None = None  # why it flipped
 
 
 @dataclass
@@ -70,6 +79,15 @@ class Comparison:
     only_in_one: list[str]
     floor_run: LoadedRun | None = None  # --noise-floor: a second baseline run
     unused_margins: list[str] = field(default_factory=list)
+    tau: float = NEAR_TIE_NATS  # the near-tie bound of the flip triage, nats
+    divergence: list[DivergenceSummary] = field(default_factory=list)  # generative datasets with token traces
+    health: HealthComparison | None = None
+
+    def causes(self, datasets: Iterable[str], metric: str | None = None) -> Counter[str]:
+        """Flip causes over some datasets (a unit's), for one metric or all."""
+        wanted = set(datasets)
+        return Counter(f.triage.cause for m in self.metrics if m.dataset in wanted and metric in (None, m.metric)
+                       for f in m.flipped if f.triage is not None)
 
     @property
     def verdict(self) -> Verdict:
@@ -88,12 +106,17 @@ def _per_sample_key(metric: str, sample_scores: dict[str, float], n_metrics: int
     return None
 
 
+def paired_keys(base: LoadedRun, cand: LoadedRun, dataset: str) -> list[tuple[str, str]]:
+    """The samples of a dataset both runs scored on the same prompt, in id order."""
+    return sorted((k for k in base.samples if k[0] == dataset and k in cand.samples
+                   and base.samples[k].prompt_sha256 == cand.samples[k].prompt_sha256), key=lambda k: (len(k[1]), k[1]))
+
+
 def paired_scores(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str
                   ) -> tuple[list[tuple[str, str]], FloatArray, FloatArray] | None:
     """Per-sample scores (points) of the samples both runs scored on the same prompt; None
     when the runs kept no per-sample score for the metric."""
-    keys = sorted((k for k in base.samples if k[0] == dataset and k in cand.samples
-                   and base.samples[k].prompt_sha256 == cand.samples[k].prompt_sha256), key=lambda k: (len(k[1]), k[1]))
+    keys = paired_keys(base, cand, dataset)
     n_metrics = len(set(base.metrics(dataset)) & set(cand.metrics(dataset)))
     source = _per_sample_key(metric, base.samples[keys[0]].scores, n_metrics) if keys else None
     if source is None:
@@ -110,7 +133,7 @@ def _rule(b_score: float, c_score: float) -> tuple[float | None, str]:
 
 
 def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str, margins: Margins,
-                    resamples: int, seed: int) -> MetricComparison:
+                    resamples: int, seed: int, tau: float) -> MetricComparison:
     b_score, c_score = base.metrics(dataset)[metric], cand.metrics(dataset)[metric]
     rel, rule = _rule(b_score, c_score)
     margin, note = margins.points([dataset, base.manifest.datasets[dataset].config], b_score)
@@ -119,14 +142,16 @@ def _compare_metric(base: LoadedRun, cand: LoadedRun, dataset: str, metric: str,
         return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, None, "INCONCLUSIVE")
     keys, b, c = scored
     paired = paired_compare(b, c, margin, resamples=resamples, seed=seed)
+    # 0/1 scores: every change is a flip; continuous ones (ROUGE): a change of LARGE_CHANGE points or more.
+    least = 0.0 if paired.flips is not None else LARGE_CHANGE
     flipped = [
         FlippedSample(k[1], float(bv), float(cv), base.samples[k].prediction, cand.samples[k].prediction,
-                      base.samples[k].reference)
-        for k, bv, cv in zip(keys, b, c) if bv != cv
+                      base.samples[k].reference, explain_flip(base.samples[k], cand.samples[k], tau))
+        for k, bv, cv in zip(keys, b, c) if bv != cv and abs(cv - bv) >= least
     ]
     diff_p = paired.mcnemar_p
-    if paired.flips is None:  # continuous: list the largest changes only
-        flipped = sorted(flipped, key=lambda f: -abs(f.candidate_score - f.baseline_score))[:20]
+    if paired.flips is None:  # continuous: largest changes first
+        flipped.sort(key=lambda f: -abs(f.candidate_score - f.baseline_score))
         diff_p = float(stats.ttest_rel(c, b).pvalue) if len(b) > 1 and np.any(b != c) else 1.0
     parity = logprob_parity([(base.samples[k], cand.samples[k]) for k in keys])
     return MetricComparison(dataset, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired,
@@ -163,7 +188,7 @@ def _compare_unit(unit: Unit, metric: str, base: LoadedRun, cand: LoadedRun, mar
 
 def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismatch: bool = False,
                  resamples: int = 10_000, seed: int = 0, units: str | None = None,
-                 noise_floor: Path | None = None) -> Comparison:
+                 noise_floor: Path | None = None, tau: float = NEAR_TIE_NATS) -> Comparison:
     base, cand = load_run(baseline), load_run(candidate)
     common = [d for d in base.manifest.datasets if d in cand.manifest.datasets]
     if not common:
@@ -178,7 +203,7 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
             exit_code=EXIT_NOT_COMPARABLE, details="\n".join(f"  - {m}" for m in mismatches),
         )
     metrics = [
-        _compare_metric(base, cand, ds, metric, margins, resamples, seed)
+        _compare_metric(base, cand, ds, metric, margins, resamples, seed, tau)
         for ds in common for metric in base.metrics(ds) if metric in cand.metrics(ds)
     ]
     rows = [m for m in metrics if m.diff_p is not None]
@@ -191,5 +216,10 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
     if floor is not None:
         check_noise_floor(compared, base, floor, cand, paired_scores)
     only = sorted(set(base.manifest.datasets) ^ set(cand.manifest.datasets))
+    paired = {d: paired_keys(base, cand, d) for d in common}
+    divergence = [s for d in common if (s := summarise(d, [(base.samples[k], cand.samples[k]) for k in paired[d]], tau))]
+    health = compare_health(base, cand, [k for d in common for k in paired[d]])
+    if health is not None:
+        suite.flags = health.flags
     return Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
-                      environment_table(base, cand), only, floor, unused)
+                      environment_table(base, cand), only, floor, unused, tau, divergence, health)

@@ -55,9 +55,11 @@ class SuiteVerdict:
     verdict: Verdict
     reason: str
     decided_by: list[str] = field(default_factory=list)  # "unit / metric" of the units that decided it
+    # What the candidate must explain whatever the verdict (request health): said beside it, never deciding it.
+    flags: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"verdict": self.verdict, "reason": self.reason, "decided_by": self.decided_by}
+        return {"verdict": self.verdict, "reason": self.reason, "decided_by": self.decided_by, "flags": self.flags}
 
 
 def decide(units: list[UnitComparison]) -> SuiteVerdict:

@@ -78,3 +78,38 @@ def flips_plot(comparison: Comparison) -> str:
     ax.legend(loc="lower right", fontsize=8)
     ax.invert_yaxis()
     return _png(fig)
+
+
+def divergence_position_plot(comparison: Comparison) -> str | None:
+    """Where generations first part, by the baseline's margin there (near-tie or confident)."""
+    rows = comparison.divergence
+    if not any(d.positions for d in rows):
+        return None
+    tau = comparison.tau
+    points = [point for d in rows for point in d.points]
+    near = [p for p, m in points if m is not None and m < tau]
+    sure = [p for p, m in points if m is not None and m >= tau]
+    unknown = [p for p, m in points if m is None]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    top = max(p for d in rows for p in d.positions)
+    bins = range(0, top + 2, max(1, (top + 2) // 40))
+    ax.hist([near, sure, unknown], bins=bins, stacked=True, label=[f"near-tie (< {tau:g} nats)", "confident", "margin unknown"],
+            color=["#90caf9", _COLOURS["FAIL"], "#bdbdbd"])
+    ax.set_xlabel("first differing generated token")
+    ax.set_ylabel("samples")
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def divergence_margin_plot(comparison: Comparison) -> str | None:
+    """The baseline's top-1 minus top-2 log-prob where the generations part, with the near-tie line."""
+    margins = [m for d in comparison.divergence for m in d.margins]
+    if not margins:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.hist(margins, bins=40, color="#607d8b")
+    ax.axvline(comparison.tau, color=_COLOURS["FAIL"], linestyle="--", label=f"τ = {comparison.tau:g} nats")
+    ax.set_xlabel("baseline's margin at the divergence (nats)")
+    ax.set_ylabel("samples")
+    ax.legend(fontsize=8)
+    return _png(fig)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ from ..compare.reference import ReferenceComparison
 from ..compare.signoff import Comparison
 from ..compare.suite import UnitComparison
 from ..fileio import atomic_write_text
-from . import plots
+from . import explain, plots
 
 
 def _unit_data(u: UnitComparison) -> dict[str, Any]:
@@ -45,10 +45,14 @@ def verdict_data(comparison: Comparison) -> dict[str, Any]:
         "unused_margins": comparison.unused_margins,
         # per dataset (subject): diagnostics, never the verdict
         "metrics": [
-            {k: v for k, v in asdict(m).items() if k != "flipped"} | {"flipped": len(m.flipped)}
+            {k: asdict(v) if is_dataclass(v) and not isinstance(v, type) else v for k, v in vars(m).items() if k != "flipped"}
+            | {"flipped": len(m.flipped)}
+            | {"flip_causes": dict(comparison.causes([m.dataset], m.metric))}
             for m in comparison.metrics
         ],
         "environment": [{"what": w, "baseline": b, "candidate": c} for w, b, c in comparison.environment],
+        "flags": comparison.suite.flags,
+        **explain.explanation_data(comparison),
     }
 
 
@@ -68,11 +72,14 @@ def write_reference_report(comparison: ReferenceComparison, out_dir: Path) -> di
 def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = _templates()
-    context = {"c": comparison, "v": verdict_data(comparison)}
+    context = {"c": comparison, "v": verdict_data(comparison), "causes": explain.cause_rows(comparison),
+               "examples": explain.worst_examples(comparison), "reading": explain.overall_reading(comparison),
+               "speed": explain.speed_rows(comparison), "speed_line": explain.speed_line(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}
     atomic_write_text(paths["md"], env.get_template("report.md.j2").render(**context))
     images = {"units": plots.unit_plot(comparison), "difference": plots.difference_plot(comparison),
-              "scatter": plots.scatter_plot(comparison), "flips": plots.flips_plot(comparison)}
+              "scatter": plots.scatter_plot(comparison), "flips": plots.flips_plot(comparison),
+              "positions": plots.divergence_position_plot(comparison), "margins": plots.divergence_margin_plot(comparison)}
     atomic_write_text(paths["html"], env.get_template("report.html.j2").render(images=images, **context))
     atomic_write_text(paths["json"], json.dumps(context["v"], indent=2, default=str) + "\n")
     return paths

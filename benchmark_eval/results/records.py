@@ -166,6 +166,25 @@ class Interruption(_Record):
     signal: str
 
 
+class RequestStats(_Record):
+    """How the run's requests went, from its client's logs (logs/request_batches.jsonl): the
+    speed side by side with the accuracy, measured during the accuracy run itself. Only
+    requests sent by this run count (answers from the request cache took no server time)."""
+
+    sent: int  # requests answered by the server (not from the cache)
+    from_cache: int  # answered from the request cache (a resumed run, or a repeated request)
+    retried: int  # answered after more than one attempt
+    failed_then_resumed: int  # failed for good in an earlier attempt, answered on resume
+    request_phase_s: float  # the union of the spans with requests in flight
+    requests_per_s: float | None
+    output_tokens: int | None  # generated tokens of the sent requests (generation only)
+    output_tokens_per_s: float | None
+    latency_p50_s: float | None  # per request, first byte sent to last byte read, the answer's try only
+    latency_p99_s: float | None
+    # Time to first token needs streaming; requests do not stream (one answer per request keeps
+    # the client simple and its answers byte-identical to a plain request), so it is not measured.
+
+
 class RunManifest(_Record):
     """run.json. What was never set is not written (a run folder from before a field existed
     reads back and writes out as it was); a top-level record set to None is absent."""
@@ -195,6 +214,7 @@ class RunManifest(_Record):
     failed_requests: list[dict[str, Any]] | None = None
     interrupted: Interruption | None = None
     samples: int | None = None  # lines in samples.jsonl, once written
+    requests: RequestStats | None = None  # server runs, once finished
 
     def to_json(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
@@ -214,6 +234,20 @@ class Choice(_Record):
     mean: float
 
 
+class GenerationTrace(_Record):
+    """What the server said about a generation besides its text: why it stopped, how many tokens,
+    and (logprobs >= 1) each generated token with its log-prob and the top-k alternatives, the
+    material of compare's divergence analysis and flip triage. Log-probs are rounded to 5
+    decimals (fp32 noise is about 1e-6, a bf16 difference about 1e-2); None is a log-prob the
+    server gave as NaN."""
+
+    finish_reason: str | None = None  # stop, length, ...
+    output_tokens: int | None = None
+    tokens: list[str] | None = None  # as the server spells them (the end-of-text token included)
+    logprobs: list[float | None] | None = None
+    top: list[list[tuple[str, float | None]]] | None = None  # per position: (token, log-prob), best first
+
+
 class Sample(_Record):
     """One line of samples.jsonl: a scored sample, the unit every comparison pairs."""
 
@@ -227,6 +261,7 @@ class Sample(_Record):
     scores: dict[str, float]  # correct (0/1), rouge1, ...: whatever the evaluator scored per sample
     chosen: str | int | None = None  # PPL: the label with the highest log-likelihood
     choices: list[Choice] | None = None
+    generation: GenerationTrace | None = None  # generative samples of server runs
 
     @property
     def key(self) -> tuple[str, str]:

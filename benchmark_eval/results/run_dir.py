@@ -24,6 +24,8 @@ REQUEST_CACHE = "cache/requests.sqlite"
 LOGS = "logs"
 FAILED_REQUESTS = f"{LOGS}/failed_requests.jsonl"  # one line per request whose retries ran out
 REQUEST_BATCHES = f"{LOGS}/request_batches.jsonl"  # one line per model call: requests, sent, cached
+FAILED_BEFORE = f"{LOGS}/failed_requests_before_resume.jsonl"  # earlier attempts' failed requests
+GENERATIONS = f"{LOGS}/generations"  # <host>-<pid>.jsonl: each generation's trace, by prompt hash
 
 
 class _InRun:
@@ -47,6 +49,9 @@ class RunDir:
     request_cache = _InRun(REQUEST_CACHE)
     logs = _InRun(LOGS)
     failed_requests = _InRun(FAILED_REQUESTS)
+    failed_before = _InRun(FAILED_BEFORE)
+    request_batches = _InRun(REQUEST_BATCHES)
+    generations = _InRun(GENERATIONS)
     opencompass_log = _InRun(f"{LOGS}/opencompass.log")  # OpenCompass's console
     progress_file = _InRun(f"{LOGS}/requests.progress")  # answered requests, counted by the model classes
     compare_out = _InRun("compare")  # compare's default output folder for this run as candidate

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from .outputs import read_details, read_predictions
-from .records import Choice, Sample
+from .records import Choice, GenerationTrace, Sample
 from .run_dir import RunDir
 
 # Detail keys that describe the sample rather than score it.
@@ -36,7 +36,13 @@ def _scores(detail: dict[str, Any]) -> dict[str, float]:
     return scores
 
 
-def build_samples(run_dir: RunDir, model_abbr: str, abbr: str) -> list[Sample]:
+def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
+                  traces: dict[str, GenerationTrace] | None = None) -> list[Sample]:
+    """`traces`: the run's generation traces (`results.traces.read_traces`), read once per run."""
+    if traces is None:
+        from .traces import read_traces
+
+        traces = read_traces(run_dir)
     predictions = read_predictions(run_dir, model_abbr, abbr)
     details = read_details(run_dir, model_abbr, abbr)
     samples = []
@@ -52,6 +58,9 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str) -> list[Sample]:
             reference=_first(detail["answer"]) if "answer" in detail else pred.get("gold"),
             scores=_scores(detail),
         )
+        trace = traces.get(sample.prompt_sha256)
+        if trace is not None and "choices" not in pred:
+            sample.generation = trace
         if "choices" in pred:  # a log-likelihood test: every choice's score, for log-prob parity
             sample.prompt_sha256 = prompt_sha256([pred.get("origin_prompt"), *(c["continuation"] for c in pred["choices"])])
             sample.chosen = pred.get("prediction")

@@ -49,6 +49,8 @@ from ..results.records import (
     Slice,
     ToolInfo,
 )
+from ..results.requests import request_stats
+from ..results.traces import read_traces
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
 from ..settings import RunSettings, parse_run_settings
@@ -240,7 +242,10 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
 def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir, manifest: RunManifest,
              opencompass: OpenCompassProcess, console: Console) -> RunResult:
     try:
-        run_dir.failed_requests.unlink(missing_ok=True)
+        if run_dir.failed_requests.exists():  # an earlier attempt's: kept, to count the failures resumed
+            with open(run_dir.failed_before, "a", encoding="utf-8") as history:
+                history.write(run_dir.failed_requests.read_text(encoding="utf-8"))
+            run_dir.failed_requests.unlink()
         console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
                       f"{sum(d.rows for d in data.values())} samples -> {run_dir.path}", soft_wrap=True)
         requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in prep.datasets)
@@ -277,10 +282,12 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
             details=lines,
         )
     stops.set_phase("writing results")
-    samples = [sample for o in outcomes for sample in build_samples(run_dir, settings.model_abbr, o.abbr)]
+    traces = read_traces(run_dir)
+    samples = [sample for o in outcomes for sample in build_samples(run_dir, settings.model_abbr, o.abbr, traces)]
     run_dir.write_samples(samples)
     manifest.status = "ok"
     manifest.samples = len(samples)
+    manifest.requests = request_stats(run_dir)
     run_dir.write_manifest(manifest)
     return RunResult(run_dir.path, outcomes, manifest.groups or [])
 

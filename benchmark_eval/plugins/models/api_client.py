@@ -67,6 +67,7 @@ class ApiRequest:
     body: dict[str, Any]
     keep: Callable[[bytes], Any] | None = None  # from the answer's raw JSON; None: all of it, decoded
     keep_name: str = ""
+    output_tokens: Callable[[Any], int | None] | None = None  # from the kept answer: tokens generated (speed)
 
     def payload(self) -> bytes:
         return _ENCODE(self.body)
@@ -123,6 +124,9 @@ class ApiClient:
         self._out_until = dict.fromkeys(self.endpoints, 0.0)
         self._turn = 0
         self.sent = 0  # requests that reached the network (cache misses x attempts)
+        # Per answered request (not from the cache): (seconds of its answering try, tries, tokens
+        # generated); taken by the batch log line of the post_all call that asked for it.
+        self._answered: dict[str, tuple[float, int, int | None]] = {}
         self._in_flight: dict[str, asyncio.Future[Any]] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="api-client", daemon=True)
@@ -150,20 +154,33 @@ class ApiClient:
         all callers; on a failure, send no more of these and raise it. `progress(n)` is told
         of answers as they come (cached ones at once)."""
         requests = list(requests)
-        started, sent_before = time.time(), self.sent
+        started = time.time()
         payloads = [r.payload() for r in requests]
         keys = [request_key(r.path, p, r.keep_name) for r, p in zip(requests, payloads)]
         answers = self.cache.get_many(keys) if self.cache else {}
         if answers and progress:
             progress(sum(k in answers for k in keys))
         missing = {k: (r, p) for k, r, p in zip(keys, requests, payloads) if k not in answers}
-        if missing:
-            work = self._answer_all(missing, progress)
-            answers.update(asyncio.run_coroutine_threadsafe(work, self._loop).result())
-        if self.log_dir:
-            append_jsonl(self.log_dir / REQUEST_BATCHES, {"items": len(requests), "sent": self.sent - sent_before,
-                                                          "concurrency": self.concurrency, "start": started, "end": time.time()})
+        cached = len(set(keys)) - len(missing)
+        try:
+            if missing:
+                work = self._answer_all(missing, progress)
+                answers.update(asyncio.run_coroutine_threadsafe(work, self._loop).result())
+        finally:  # a failed batch is logged too: what it sent took server time
+            if self.log_dir:
+                self._log_batch(len(requests), cached, started, list(missing))
         return [answers[k] for k in keys]
+
+    def _log_batch(self, items: int, cached: int, started: float, asked: list[str]) -> None:
+        # Only this call's own requests: the client is shared by the datasets in flight.
+        answered = [self._answered.pop(k) for k in asked if k in self._answered]
+        tokens = [t for _, _, t in answered if t is not None]
+        assert self.log_dir is not None
+        append_jsonl(self.log_dir / REQUEST_BATCHES, {
+            "items": items, "cached": cached, "sent": sum(tries for _, tries, _ in answered), "concurrency": self.concurrency,
+            "start": started, "end": time.time(),
+            "latency_s": [round(s, 4) for s, _, _ in answered], "retried": sum(tries > 1 for _, tries, _ in answered),
+            "output_tokens": sum(tokens) if tokens else None})
 
     async def _answer_all(self, missing: dict[str, tuple[ApiRequest, bytes]],
                           progress: Callable[[int], None] | None) -> dict[str, Any]:
@@ -229,11 +246,14 @@ class ApiClient:
         assert self._session is not None
         attempts = self.retries + 1
         problem = ""
+        tries = 0
         for attempt in range(attempts):
             if attempt:
                 await asyncio.sleep(min(self.backoff_s * 2 ** (attempt - 1), 30.0))
             for url in self._order():
                 self.sent += 1
+                tries += 1
+                sent_at = time.perf_counter()
                 try:
                     async with self._session.post(url + request.path, data=payload) as response:
                         status, raw = response.status, await response.read()
@@ -248,9 +268,11 @@ class ApiClient:
                     continue
                 if status != 200:  # the request itself is wrong: retrying cannot help
                     raise self._failure(key, request.path, f"rejected, HTTP {status}: {text}")
+                latency = time.perf_counter() - sent_at
                 kept = request.keep(raw) if request.keep else msgspec.json.decode(raw)
                 if self.cache:
                     self.cache.put(key, kept, request.path, payload)
+                self._answered[key] = (latency, tries, request.output_tokens(kept) if request.output_tokens else None)
                 return kept
         raise self._failure(key, request.path, f"failed after {attempts} attempt(s): {problem}")
 

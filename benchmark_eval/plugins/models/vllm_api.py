@@ -5,13 +5,16 @@ conversion, through `compat.ChatMessages`); log-likelihood scoring, which no Ope
 class offers, posts token-id prompts to `/v1/completions` with `prompt_logprobs`, so the server
 scores exactly the ids of the shared rule: one request per item, its choices as a list of
 prompts (they share their context), and only the continuation tokens' log-probs are kept.
-Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
+A generation's answer is kept with its trace (finish reason, output tokens and, with
+`logprobs` >= 1, each token's log-prob and top-k alternatives), written beside OpenCompass's
+predictions by prompt hash (`results.traces`). Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
 every dataset in flight (see `OverlappedInferTask`), timeouts, retries with backoff, and the
 run's request cache.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
@@ -22,6 +25,8 @@ from typing import Any
 import msgspec
 from opencompass.models.base_api import BaseAPIModel
 
+from ...results.samples import prompt_sha256
+from ...results.traces import TraceWriter, compact_trace
 from ..compat import ChatMessages
 from .api_client import ApiClient, ApiRequest, RequestFailed
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
@@ -40,7 +45,7 @@ class VLLMApi(BaseAPIModel):
                  endpoints: list[str] | None = None, temperature: float = 0.0, max_seq_len: int = 2048,
                  max_workers: int = 16, query_per_second: int = 1000, retry: int = 3, timeout: float = 600,
                  cache_path: str | None = None, log_dir: str | None = None, backoff_s: float = 1.0,
-                 datasets_in_flight: int = 1, meta_template: dict[str, Any] | None = None) -> None:
+                 datasets_in_flight: int = 1, logprobs: int = 0, meta_template: dict[str, Any] | None = None) -> None:
         super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template, retry=retry,
                          query_per_second=query_per_second)
         self.key = key
@@ -53,6 +58,8 @@ class VLLMApi(BaseAPIModel):
         self.log_dir = Path(log_dir) if log_dir else None
         self.backoff_s = backoff_s
         self.datasets_in_flight = datasets_in_flight  # read by OverlappedInferTask
+        self.logprobs = logprobs  # top-k alternatives per generated token; 0: no log-probs asked
+        self.traces = TraceWriter(self.log_dir / "generations") if self.log_dir else None
         self.messages = ChatMessages(self.get_token_len)
         # OpenCompass counts a prompt's tokens up to three times (its length check, then the
         # OpenAI-class truncation): count each prompt once.
@@ -90,14 +97,21 @@ class VLLMApi(BaseAPIModel):
                 self._api = None
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
-        requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len)) for prompt in inputs]
+        requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len), keep=_generation,
+                               keep_name="generation-trace", output_tokens=lambda kept: kept["trace"]["output_tokens"])
+                    for prompt in inputs]
         answers = self.client.post_all(requests, progress=tick)
-        return [(a["choices"][0]["message"].get("content") or "") if a["choices"] else "" for a in answers]
+        if self.traces is not None:  # before the texts go back: a sample never has a text without its trace
+            self.traces.write((prompt_sha256(prompt), answer["trace"]) for prompt, answer in zip(inputs, answers))
+        return [answer["text"] for answer in answers]
 
     def _chat_body(self, prompt: Any, max_out_len: int) -> dict[str, Any]:
         messages, max_out_len = self.messages.build(prompt, max_out_len, self.max_seq_len)
-        return {"model": self.path, "max_tokens": max_out_len, "n": 1, "temperature": self.temperature,
+        body = {"model": self.path, "max_tokens": max_out_len, "n": 1, "temperature": self.temperature,
                 "messages": messages}
+        if self.logprobs > 0:  # the sampled token's log-prob and the top-k alternatives (greedy output unchanged: tested)
+            body |= {"logprobs": True, "top_logprobs": self.logprobs}
+        return body
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         # An item's choices (consecutive requests with one context) make one request. Items go in
@@ -131,6 +145,62 @@ class VLLMApi(BaseAPIModel):
         # The continuations' positions are part of what is kept, so part of the cache key.
         return ApiRequest("/completions", body, keep=continuation_logprobs,
                           keep_name=f"continuation-logprobs:{[start for start, _ in spans]}")
+
+
+class _Alternative(msgspec.Struct):
+    token: str
+    logprob: float
+
+
+class _TokenLogprob(msgspec.Struct):
+    token: str
+    logprob: float
+    top_logprobs: list[_Alternative] | None = None
+
+
+class _ChatLogprobs(msgspec.Struct):
+    content: list[_TokenLogprob] | None = None
+
+
+class _ChatMessage(msgspec.Struct):
+    content: str | None = None
+
+
+class _ChatChoice(msgspec.Struct):
+    message: _ChatMessage
+    finish_reason: str | None = None
+    logprobs: _ChatLogprobs | None = None
+
+
+class _Usage(msgspec.Struct):
+    completion_tokens: int | None = None
+
+
+class _ChatAnswer(msgspec.Struct):
+    choices: list[_ChatChoice]
+    usage: _Usage | None = None
+
+
+_CHAT_ANSWER = msgspec.json.Decoder(_ChatAnswer)
+
+
+def _generation(raw: bytes) -> dict[str, Any]:
+    """A chat answer as kept (and cached): its text and its trace."""
+    try:
+        answer = _CHAT_ANSWER.decode(raw)
+    except msgspec.MsgspecError:
+        try:  # a NaN or Infinity log-prob is not JSON, but Python's json (hence a server) writes it
+            answer = msgspec.convert(json.loads(raw), _ChatAnswer)
+        except (ValueError, msgspec.MsgspecError) as error:
+            raise RequestFailed(f"the server's answer is not a chat completion ({error})") from None
+    if not answer.choices:
+        return {"text": "", "trace": compact_trace(None, 0, None)}
+    choice = answer.choices[0]
+    content = None
+    if choice.logprobs is not None and choice.logprobs.content is not None:
+        content = [msgspec.to_builtins(entry) for entry in choice.logprobs.content]
+    tokens = answer.usage.completion_tokens if answer.usage else None
+    return {"text": choice.message.content or "", "trace": compact_trace(choice.finish_reason, tokens, content)}
 
 
 class _ScoredChoice(msgspec.Struct):

@@ -1,0 +1,121 @@
+"""The report's view of why the runs differ: flip causes per unit, the worst examples of each
+cause, token divergence per dataset, request health and speed side by side."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from ..compare.signoff import Comparison, FlippedSample
+from ..compare.triage import CAUSES, reading
+
+EXAMPLES_PER_CAUSE = 5
+
+
+@dataclass(frozen=True)
+class CauseRow:
+    unit: str
+    metric: str
+    flips: int
+    counts: dict[str, int]
+    reading: str
+
+
+@dataclass(frozen=True)
+class Example:
+    dataset: str
+    flip: FlippedSample
+
+
+def cause_rows(comparison: Comparison) -> list[CauseRow]:
+    rows = []
+    for u in comparison.units:
+        counts = comparison.causes(u.unit.datasets, u.metric)
+        rows.append(CauseRow(u.unit.label, u.metric, sum(counts.values()), {c: counts[c] for c in CAUSES}, reading(counts, comparison.tau)))
+    return rows
+
+
+def _severity(example: Example) -> tuple[float, float]:
+    """Worst first: for divergences the most confident baseline (largest margin), then the largest score change."""
+    triage = example.flip.triage
+    margin = triage.divergence.margin if triage and triage.divergence and triage.divergence.margin is not None else 0.0
+    return -margin, -abs(example.flip.candidate_score - example.flip.baseline_score)
+
+
+def worst_examples(comparison: Comparison) -> dict[str, list[Example]]:
+    """Per cause (in CAUSES order, causes with flips only): its worst examples, on the metric
+    each unit decides on (XSum's rouge1, not its four ROUGE variants of one sample)."""
+    decided = {(d, u.metric) for u in comparison.units for d in u.unit.datasets}
+    by_cause: dict[str, list[Example]] = {}
+    for m in comparison.metrics:
+        if (m.dataset, m.metric) in decided:
+            for f in m.flipped:
+                if f.triage is not None:
+                    by_cause.setdefault(f.triage.cause, []).append(Example(m.dataset, f))
+    return {c: sorted(by_cause[c], key=_severity)[:EXAMPLES_PER_CAUSE] for c in CAUSES if c in by_cause}
+
+
+def overall_reading(comparison: Comparison) -> str:
+    """Over the units' flips, on the metric each unit decides on."""
+    total: Counter[str] = Counter()
+    for row in cause_rows(comparison):
+        total.update(row.counts)
+    return reading(total, comparison.tau)
+
+
+def speed_rows(comparison: Comparison) -> list[tuple[str, Any, Any]]:
+    """(what, baseline, candidate) of the runs' request figures; empty when neither has any."""
+    b, c = comparison.baseline.manifest.requests, comparison.candidate.manifest.requests
+    if b is None and c is None:
+        return []
+    fields = [("requests sent", "sent", "{:d}"), ("answered from the request cache", "from_cache", "{:d}"),
+              ("requests/s", "requests_per_s", "{:.2f}"), ("output tokens/s", "output_tokens_per_s", "{:.1f}"),
+              ("latency p50 (s)", "latency_p50_s", "{:.3f}"), ("latency p99 (s)", "latency_p99_s", "{:.3f}"),
+              ("request phase (s)", "request_phase_s", "{:.1f}"), ("retried requests", "retried", "{:d}"),
+              ("failed, then answered on resume", "failed_then_resumed", "{:d}")]
+
+    def show(stats: Any, name: str, fmt: str) -> str:
+        value = getattr(stats, name, None) if stats is not None else None
+        return "-" if value is None else fmt.format(value)
+
+    return [(label, show(b, name, fmt), show(c, name, fmt)) for label, name, fmt in fields] + [
+        ("time to first token", "not measured (requests do not stream)", "not measured (requests do not stream)")]
+
+
+def speed_line(comparison: Comparison) -> str | None:
+    """Both devices' speed in one line, for beside the verdict."""
+    def one(stats: Any) -> str:
+        if stats is None or stats.requests_per_s is None:
+            return "not measured"
+        tokens = f", {stats.output_tokens_per_s:.1f} output tokens/s" if stats.output_tokens_per_s is not None else ""
+        return f"{stats.requests_per_s:.2f} requests/s{tokens}, latency p50 {stats.latency_p50_s:.2f} s"
+    b, c = comparison.baseline.manifest.requests, comparison.candidate.manifest.requests
+    if b is None and c is None:
+        return None
+    return f"baseline {one(b)}; candidate {one(c)}"
+
+
+def explanation_data(comparison: Comparison) -> dict[str, Any]:
+    """verdict.json's part: causes per unit, divergence per dataset, health and speed."""
+    health = comparison.health
+    return {
+        "near_tie_nats": comparison.tau,
+        "flip_causes": [{"unit": r.unit, "metric": r.metric, "flips": r.flips, "causes": r.counts, "reading": r.reading}
+                        for r in cause_rows(comparison)],
+        "reading": overall_reading(comparison),
+        "speed": {"baseline": _stats(comparison.baseline.manifest.requests),
+                  "candidate": _stats(comparison.candidate.manifest.requests)},
+        "divergence": [d.to_dict() for d in comparison.divergence],
+        "health": None if health is None else {
+            "baseline": _health(health.baseline), "candidate": _health(health.candidate),
+            "tests": [vars(t) for t in health.tests]},
+    }
+
+
+def _stats(stats: Any) -> dict[str, Any] | None:
+    return None if stats is None else dict(stats.model_dump())
+
+
+def _health(h: Any) -> dict[str, Any]:
+    return {k: (v.model_dump() if hasattr(v, "model_dump") else v) for k, v in vars(h).items()}
