@@ -108,7 +108,7 @@ def _per_sample_key(metric: str, sample_scores: dict[str, float], n_metrics: int
 
 def paired_keys(base: LoadedRun, cand: LoadedRun, dataset: str) -> list[tuple[str, str]]:
     """The samples of a dataset both runs scored on the same prompt, in id order."""
-    return sorted((k for k in base.samples if k[0] == dataset and k in cand.samples
+    return sorted((k for k in base.keys_by_dataset.get(dataset, []) if k in cand.samples
                    and base.samples[k].prompt_sha256 == cand.samples[k].prompt_sha256), key=lambda k: (len(k[1]), k[1]))
 
 
@@ -219,7 +219,8 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
     paired = {d: paired_keys(base, cand, d) for d in common}
     divergence = [s for d in common if (s := summarise(d, [(base.samples[k], cand.samples[k]) for k in paired[d]], tau))]
     health = compare_health(base, cand, [k for d in common for k in paired[d]])
-    if health is not None:
+    if health is not None and health.flags:  # said with the verdict's reasons; they never change the verdict
         suite.flags = health.flags
+        suite.reason += " Flagged: " + "; ".join(health.flags) + "."
     return Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
                       environment_table(base, cand), only, floor, unused, tau, divergence, health)

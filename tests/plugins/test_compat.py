@@ -105,6 +105,9 @@ def test_summary_groups_and_the_primary_metric() -> None:
     assert len(groups["ceval"]["subsets"]) == 52 and "lukaemon_mmlu_anatomy" in groups["mmlu-stem"]["subsets"]
     assert compat.primary_metric(["rouge2", "rouge1", "rougeL"]) == "rouge1"
     assert compat.primary_metric(["exotic", "other"]) == "exotic"
+    from opencompass.summarizers.default import METRIC_WHITELIST
+
+    assert compat.metric_whitelist() == METRIC_WHITELIST  # read from the source without the import
 
 
 def test_unformatted_config_dumps_are_the_same_config(tmp_path: Path) -> None:
