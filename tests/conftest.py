@@ -117,13 +117,30 @@ LOGLIK_TOLERANCE = 1e-4
 
 
 def _without_logliks(row: dict) -> dict:
-    return {**row, "choices": [{k: v for k, v in c.items() if k not in ("loglik", "mean")} for c in row.get("choices", [])]}
+    out = {**row, "choices": [{k: v for k, v in c.items() if k not in ("loglik", "mean")} for c in row.get("choices", [])]}
+    if "generation" in row:  # the tokens, finish reason and length stay; their log-probs move with batching
+        out["generation"] = {k: v for k, v in row["generation"].items() if k not in ("logprobs", "top")}
+    return out
+
+
+def _generation_gap(x: dict, y: dict) -> float:
+    """The largest log-prob difference between two traces of one generation; the top-1 of every
+    position must agree (the greedy tokens do: they are compared whole)."""
+    a, b = x.get("generation") or {}, y.get("generation") or {}
+    gap = max((abs(p - q) for p, q in zip(a.get("logprobs") or [], b.get("logprobs") or []) if p is not None and q is not None),
+              default=0.0)
+    for top_a, top_b in zip(a.get("top") or [], b.get("top") or []):
+        assert top_a[0][0] == top_b[0][0], (x["dataset"], x["id"])
+        shared = dict(top_a).keys() & dict(top_b).keys()  # near-equal alternatives may swap places at the tail
+        gap = max([gap, *(abs(dict(top_a)[t] - dict(top_b)[t]) for t in shared if dict(top_a)[t] is not None and dict(top_b)[t] is not None)])
+    return gap
 
 
 def assert_same_answers(a: bytes, b: bytes) -> float:
     """Two samples.jsonl of one configuration whose requests were batched differently: every
-    line identical (ids, prompts, generated text, extracted answers, chosen choices, scores)
-    but per-choice log-likelihoods, which agree within LOGLIK_TOLERANCE. Returns the largest gap."""
+    line identical (ids, prompts, generated text and tokens, finish reasons, extracted answers,
+    chosen choices, scores) but per-choice log-likelihoods and generated tokens' log-probs, which
+    agree within LOGLIK_TOLERANCE. Returns the largest gap."""
     rows_a, rows_b = [json.loads(line) for line in a.splitlines()], [json.loads(line) for line in b.splitlines()]
     assert len(rows_a) == len(rows_b) > 0
     gap = 0.0
@@ -131,5 +148,6 @@ def assert_same_answers(a: bytes, b: bytes) -> float:
         for cx, cy in zip(x.get("choices", []), y.get("choices", [])):
             gap = max(gap, abs(cx["loglik"] - cy["loglik"]), abs(cx["mean"] - cy["mean"]))
         assert _without_logliks(x) == _without_logliks(y), (x["dataset"], x["id"])
+        gap = max(gap, _generation_gap(x, y))
     assert gap <= LOGLIK_TOLERANCE, gap
     return gap

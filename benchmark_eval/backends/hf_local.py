@@ -32,7 +32,7 @@ class HfLocal:
         device = local_weights.local_device(settings)
         return {
             "type": OPENCOMPASS_CLASS,
-            **local_weights.common_model_config(settings),
+            **local_weights.common_model_config(settings, run_dir),
             "device": device,
             "num_devices": settings.num_devices,
             "run_cfg": {"num_gpus": runner_gpus(device, settings.num_devices)},

@@ -12,9 +12,10 @@ from pydantic import model_validator
 
 from ..errors import UserError
 from ..plugins.models.devices import Device, device_env
+from ..results import RunDir
 from ..results.manifest import host_description
 from ..results.records import LocalTarget
-from ..settings import RunSettings, setting
+from ..settings import RunSettings, logprobs_setting, setting
 from .base import Target
 
 
@@ -35,6 +36,7 @@ class LocalRunSettings(RunSettings):
     # vLLM offline's; recorded for both local backends (HF runs one process per model).
     tensor_parallel_size: int = setting(1, env="tp_size", flags=("--tp-size", "--tp"), help="tensor parallel size for vLLM offline",
                                         ge=1, hint="set tp_size to a whole number >= 1")
+    logprobs: int = logprobs_setting()
 
     @property
     def is_local(self) -> bool:
@@ -99,8 +101,10 @@ def device_description(settings: LocalRunSettings) -> dict[str, Any]:
     return described
 
 
-def common_model_config(settings: LocalRunSettings) -> dict[str, Any]:
+def common_model_config(settings: LocalRunSettings, run_dir: RunDir) -> dict[str, Any]:
     return {
+        "logprobs": settings.logprobs,
+        "log_dir": str(run_dir.logs),  # generation traces go to logs/generations/
         "abbr": settings.model_abbr,
         "path": str(settings.model_path.resolve()),
         "hf_type": settings.hf_type,

@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..plugins.compat import WHOLE_DATASET
 from ..results import RunDir
 from ..results.records import ServerTarget
-from ..settings import RunSettings, setting, split_words
+from ..settings import RunSettings, logprobs_setting, setting, split_words
 from .base import Target
 
 OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_api.VLLMApi"
@@ -54,11 +54,7 @@ class ServerRunSettings(RunSettings):
     # the server never idles at a dataset boundary. Answers do not depend on it.
     datasets_in_flight: int = setting(4, env="datasets_in_flight", help="datasets whose requests are in flight together", ge=1,
                                       hint="set datasets_in_flight to a whole number >= 1")
-    # Per generated token: its log-prob and the top-k alternatives, for compare's divergence
-    # analysis and flip triage (samples.jsonl grows about 0.1 KB per token at k=5; 2 is the
-    # compact form that still gives the margin at a divergence; 0 asks for none).
-    logprobs: int = setting(5, env="logprobs", help="top-k log-probs kept per generated token (0: none)", ge=0, le=20,
-                            hint="set logprobs to a whole number 0-20 (0 turns token log-probs off, 2 is compact)")
+    logprobs: int = logprobs_setting()
     retries: int = setting(3, env="max_retries", help="retries per request after a transient failure", ge=0,
                            hint="set max_retries to a whole number >= 0 (retries per request after a transient failure)")
 

@@ -41,7 +41,7 @@ class VllmOffline:
         device = local_weights.local_device(settings)
         return {
             "type": OPENCOMPASS_CLASS,
-            **local_weights.common_model_config(settings),
+            **local_weights.common_model_config(settings, run_dir),
             "vllm_python": str(settings.vllm_python or vllm_python()),
             "tensor_parallel_size": settings.tensor_parallel_size,
             "scoring_batch_size": settings.batch_size,  # OpenCompass keeps batch_size to itself

@@ -20,6 +20,15 @@ class CauseRow:
     flips: int
     counts: dict[str, int]
     reading: str
+    # the unit's generative pairs with token traces on both sides, and where they part
+    pairs: int = 0
+    diverging: int = 0
+    near_tie: int = 0
+    confident: int = 0
+
+    @property
+    def diverging_share(self) -> float | None:
+        return self.diverging / self.pairs if self.pairs else None
 
 
 @dataclass(frozen=True)
@@ -32,7 +41,10 @@ def cause_rows(comparison: Comparison) -> list[CauseRow]:
     rows = []
     for u in comparison.units:
         counts = comparison.causes(u.unit.datasets, u.metric)
-        rows.append(CauseRow(u.unit.label, u.metric, sum(counts.values()), {c: counts[c] for c in CAUSES}, reading(counts, comparison.tau)))
+        parts = [d for d in comparison.divergence if d.dataset in u.unit.datasets]
+        rows.append(CauseRow(u.unit.label, u.metric, sum(counts.values()), {c: counts[c] for c in CAUSES},
+                             reading(counts, comparison.tau), sum(d.pairs for d in parts), sum(d.diverging for d in parts),
+                             sum(d.near_tie for d in parts), sum(d.confident for d in parts)))
     return rows
 
 
@@ -101,7 +113,9 @@ def explanation_data(comparison: Comparison) -> dict[str, Any]:
     health = comparison.health
     return {
         "near_tie_nats": comparison.tau,
-        "flip_causes": [{"unit": r.unit, "metric": r.metric, "flips": r.flips, "causes": r.counts, "reading": r.reading}
+        "flip_causes": [{"unit": r.unit, "metric": r.metric, "flips": r.flips, "causes": r.counts, "reading": r.reading,
+                         "divergence": {"pairs": r.pairs, "diverging": r.diverging, "near_tie": r.near_tie,
+                                        "confident": r.confident}}
                         for r in cause_rows(comparison)],
         "reading": overall_reading(comparison),
         "speed": {"baseline": _stats(comparison.baseline.manifest.requests),

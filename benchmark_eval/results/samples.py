@@ -9,6 +9,7 @@ from typing import Any
 from .outputs import read_details, read_predictions
 from .records import Choice, GenerationTrace, Sample
 from .run_dir import RunDir
+from .traces import read_traces
 
 # Detail keys that describe the sample rather than score it.
 _NOT_SCORES = {"example_abbr", "pred", "answer", "prompt", "task_id", "result", "origin_prediction", "predictions", "references", "refr"}
@@ -40,8 +41,6 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
                   traces: dict[str, GenerationTrace] | None = None) -> list[Sample]:
     """`traces`: the run's generation traces (`results.traces.read_traces`), read once per run."""
     if traces is None:
-        from .traces import read_traces
-
         traces = read_traces(run_dir)
     predictions = read_predictions(run_dir, model_abbr, abbr)
     details = read_details(run_dir, model_abbr, abbr)

@@ -36,6 +36,15 @@ def setting(default: Any = ..., *, env: str, help: str, hint: str | None = None,
     return Field(default, json_schema_extra=extra, **constraints)
 
 
+def logprobs_setting() -> Any:
+    """`logprobs`, for every backend whose generations can carry token log-probs (a fresh field each)."""
+    # Per generated token: its log-prob and the top-k alternatives, for compare's divergence
+    # analysis and flip triage (samples.jsonl grows about 0.1 KB per token at k=5; 2 is the
+    # compact form that still gives the margin at a divergence; 0 asks for none).
+    return setting(5, env="logprobs", help="top-k log-probs kept per generated token (0: none)", ge=0, le=20,
+                   hint="set logprobs to a whole number 0-20 (0 turns token log-probs off, 2 is compact)")
+
+
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
 

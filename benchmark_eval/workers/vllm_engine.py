@@ -7,9 +7,12 @@ of benchmark_eval, only the standard library and vLLM.
 
 argv[1]: JSON engine options (model, dtype, max_model_len, tensor_parallel_size, enforce_eager, seed).
 stdin:   {"op": "score", "prompts": [[token ids], ...]}
-         {"op": "generate", "prompts": [[token ids], ...], "max_tokens": N}
+         {"op": "generate", "prompts": [[token ids], ...], "max_tokens": N, "logprobs": K}
 stdout:  {"ready": true, "vllm_version": ...} once, then one answer line per request:
-         {"logprobs": [[log p(token i | tokens < i) for i >= 1], ...]} or {"texts": [...]},
+         {"logprobs": [[log p(token i | tokens < i) for i >= 1], ...]}, or
+         {"texts": [...], "traces": [{"finish_reason", "output_tokens", "content"}, ...]} where
+         content is None (K = 0) or, per generated token, {"token", "logprob", "top_logprobs":
+         [{"token", "logprob"}, ...K]} (the server's chat `logprobs.content` shape),
          or {"error": "..."}. Everything else vLLM prints goes to stderr.
 """
 
@@ -26,6 +29,18 @@ def _end_group(*_: object) -> None:
     # The caller died (PR_SET_PDEATHSIG) or asked us to stop: take the engine's processes
     # with us; they share this worker's process group.
     os.killpg(0, signal.SIGKILL)
+
+
+def _trace(output: Any, k: int) -> dict[str, Any]:
+    """One generation's finish reason, length and (k >= 1) per-token log-probs with the top k."""
+    content = None
+    if k and output.logprobs is not None:
+        content = []
+        for token_id, entries in zip(output.token_ids, output.logprobs):
+            top = sorted(entries.values(), key=lambda e: e.rank)[:k]
+            content.append({"token": entries[token_id].decoded_token or "", "logprob": entries[token_id].logprob,
+                            "top_logprobs": [{"token": e.decoded_token or "", "logprob": e.logprob} for e in top]})
+    return {"finish_reason": output.finish_reason, "output_tokens": len(output.token_ids), "content": content}
 
 
 def main() -> None:
@@ -59,9 +74,11 @@ def main() -> None:
                     [entry[token].logprob for entry, token in zip(out.prompt_logprobs[1:], ids[1:])]
                     for out, ids in zip(outputs, request["prompts"])]}
             elif request["op"] == "generate":
-                params = SamplingParams(max_tokens=request["max_tokens"], temperature=0)
+                k = int(request.get("logprobs") or 0)
+                params = SamplingParams(max_tokens=request["max_tokens"], temperature=0, logprobs=k or None)
                 outputs = llm.generate(prompts, params, use_tqdm=False)
-                answer = {"texts": [out.outputs[0].text for out in outputs]}
+                answer = {"texts": [out.outputs[0].text for out in outputs],
+                          "traces": [_trace(out.outputs[0], k) for out in outputs]}
             else:
                 answer = {"error": f"unknown op {request['op']!r}"}
         except Exception as error:  # answer it; the caller decides what a failure means

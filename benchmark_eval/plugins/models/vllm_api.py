@@ -7,7 +7,9 @@ scores exactly the ids of the shared rule: one request per item, its choices as 
 prompts (they share their context), and only the continuation tokens' log-probs are kept.
 A generation's answer is kept with its trace (finish reason, output tokens and, with
 `logprobs` >= 1, each token's log-prob and top-k alternatives), written beside OpenCompass's
-predictions by prompt hash (`results.traces`). Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
+predictions by prompt hash (`results.traces`).
+
+Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
 every dataset in flight (see `OverlappedInferTask`), timeouts, retries with backoff, and the
 run's request cache.
 """

@@ -2,7 +2,9 @@
 
 The engine runs in the vLLM environment as a worker process (`workers/vllm_engine.py`);
 this class tokenizes with the model's tokenizer (the shared rule's exact ids), sends token
-ids, and reads back prompt log-probs or generated text.
+ids, and reads back prompt log-probs or generated text with its trace (finish reason, length,
+and with `logprobs` >= 1 each token's log-prob and top-k alternatives), written by prompt hash
+as the API model class writes them (`results.traces`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ... import workers
+from ...results.samples import prompt_sha256
+from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
 from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_requests
 from .local import LocalModel
@@ -32,10 +36,12 @@ class EngineFailed(RuntimeError):
 class VLLMOffline(LocalModel):
     def __init__(self, path: str, vllm_python: str, hf_type: HFType = "chat", dtype: str = "auto",
                  tensor_parallel_size: int = 1, max_seq_len: int = 2048, scoring_batch_size: int = 64,
-                 device: str = "cpu", env: dict[str, str] | None = None,
-                 meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
+                 device: str = "cpu", env: dict[str, str] | None = None, logprobs: int = 0,
+                 log_dir: str | None = None, meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, hf_type, max_seq_len, meta_template)
         self.scoring_batch_size = scoring_batch_size
+        self.logprobs = logprobs
+        self.traces = TraceWriter(Path(log_dir) / "generations") if log_dir else None
         options = {"model": path, "dtype": dtype, "max_model_len": max_seq_len,
                    "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
         # Its own process group, so closing it also reaches the engine's child processes.
@@ -73,7 +79,10 @@ class VLLMOffline(LocalModel):
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
         answer = self._ask({"op": "generate", "prompts": generation_ids(self.tokenizer, inputs, self.hf_type),
-                            "max_tokens": max_out_len})
+                            "max_tokens": max_out_len, "logprobs": self.logprobs})
+        if self.traces is not None:  # before the texts go back: a sample never has a text without its trace
+            self.traces.write((prompt_sha256(prompt), compact_trace(t["finish_reason"], t["output_tokens"], t["content"]))
+                              for prompt, t in zip(inputs, answer["traces"]))
         tick(len(inputs))
         return list(answer["texts"])
 

@@ -15,7 +15,8 @@ import pytest
 
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.plugins.models.continuation import ContinuationRequest, ContinuationScore
-from benchmark_eval.results import RunDir
+from benchmark_eval.results import RunDir, prompt_sha256
+from benchmark_eval.results.traces import read_traces
 from benchmark_eval.server import ServerHandle
 
 from ...conftest import run_cli, run_dir_from, run_shim
@@ -172,13 +173,15 @@ def test_bf16_moves_logliks_measurably(ppl_runs: dict[str, Path]) -> None:
 
 
 @pytest.mark.server  # starts vLLM's offline engine
-def test_offline_engine_dies_with_a_killed_caller() -> None:
+def test_offline_generations_have_traces_and_the_engine_dies_with_a_killed_caller(tmp_path: Path) -> None:
     """OpenCompass's task process killed outright (a timeout, an OOM kill) must not leave the
-    vLLM engine running: each holds gigabytes of memory."""
+    vLLM engine running: each holds gigabytes of memory. Before that, the engine generates:
+    its traces have the API's form (one engine start serves both checks)."""
     code = (
         "from benchmark_eval.plugins.models.vllm_offline import VLLMOffline\n"
         f"m = VLLMOffline({str(demo_model_dir())!r}, vllm_python={str(vllm_python())!r}, dtype='float32', device='cpu', "
-        "env={'VLLM_CPU_KVCACHE_SPACE': '2'})\n"
+        f"env={{'VLLM_CPU_KVCACHE_SPACE': '2'}}, logprobs=2, log_dir={str(RunDir(tmp_path).logs)!r})\n"
+        "m.generate(['Name a colour.', 'Count to twenty.'], max_out_len=12)\n"
         "print(m._engine.pid, flush=True)\n"
         "import time; time.sleep(600)\n"
     )
@@ -189,3 +192,11 @@ def test_offline_engine_dies_with_a_killed_caller() -> None:
     caller.kill()
     caller.wait()
     assert _group_ends(engine_pid, within=60), "the vLLM engine outlived its killed caller"
+    traces = read_traces(RunDir(tmp_path))
+    by_prompt = {prompt_sha256(p): p for p in ("Name a colour.", "Count to twenty.")}
+    assert set(traces) == set(by_prompt)
+    for trace in traces.values():
+        assert trace.finish_reason in ("stop", "length") and trace.tokens and trace.top and trace.logprobs
+        assert len(trace.tokens) == trace.output_tokens <= 12 and all(len(top) == 2 for top in trace.top)
+        for token, logprob, top in zip(trace.tokens, trace.logprobs, trace.top):
+            assert (token, logprob) == top[0]  # greedy: the sampled token is the top-1
