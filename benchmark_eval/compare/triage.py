@@ -145,10 +145,9 @@ def reading(counts: Counter[str], tau: float) -> str:
              "degenerate": "degenerate outputs", "scoring": "scored differently on the same answer",
              "no-logprobs": "unexplained (no token log-probs kept)"}
     text = f"{n} of {total} flips are {words[lead]}"
-    rest = [f"{counts[c]} {words[c].split(' (')[0]}" for c in CAUSES if c != lead and counts[c]]
-    if counts["confident"] and lead != "confident":
+    if counts["confident"] and lead != "confident":  # named on its own: these are the ones to read
         text += f"; {counts['confident']} confident divergence(s) to read"
-        rest = [r for r in rest if not r.endswith("confident divergences")]
+    rest = [f"{counts[c]} {words[c].split(' (')[0]}" for c in CAUSES if c not in (lead, "confident") and counts[c]]
     return text + (f"; {', '.join(rest)}" if rest else "")
 
 

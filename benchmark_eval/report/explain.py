@@ -26,10 +26,6 @@ class CauseRow:
     near_tie: int = 0
     confident: int = 0
 
-    @property
-    def diverging_share(self) -> float | None:
-        return self.diverging / self.pairs if self.pairs else None
-
 
 @dataclass(frozen=True)
 class Example:
@@ -68,12 +64,12 @@ def worst_examples(comparison: Comparison) -> dict[str, list[Example]]:
     return {c: sorted(by_cause[c], key=_severity)[:EXAMPLES_PER_CAUSE] for c in CAUSES if c in by_cause}
 
 
-def overall_reading(comparison: Comparison) -> str:
-    """Over the units' flips, on the metric each unit decides on."""
+def overall_reading(rows: list[CauseRow], tau: float) -> str:
+    """Over the units' flips (`cause_rows`), on the metric each unit decides on."""
     total: Counter[str] = Counter()
-    for row in cause_rows(comparison):
+    for row in rows:
         total.update(row.counts)
-    return reading(total, comparison.tau)
+    return reading(total, tau)
 
 
 def speed_rows(comparison: Comparison) -> list[tuple[str, Any, Any]]:
@@ -111,13 +107,14 @@ def speed_line(comparison: Comparison) -> str | None:
 def explanation_data(comparison: Comparison) -> dict[str, Any]:
     """verdict.json's part: causes per unit, divergence per dataset, health and speed."""
     health = comparison.health
+    rows = cause_rows(comparison)
     return {
         "near_tie_nats": comparison.tau,
         "flip_causes": [{"unit": r.unit, "metric": r.metric, "flips": r.flips, "causes": r.counts, "reading": r.reading,
                          "divergence": {"pairs": r.pairs, "diverging": r.diverging, "near_tie": r.near_tie,
                                         "confident": r.confident}}
-                        for r in cause_rows(comparison)],
-        "reading": overall_reading(comparison),
+                        for r in rows],
+        "reading": overall_reading(rows, comparison.tau),
         "speed": {"baseline": _stats(comparison.baseline.manifest.requests),
                   "candidate": _stats(comparison.candidate.manifest.requests)},
         "divergence": [d.to_dict() for d in comparison.divergence],

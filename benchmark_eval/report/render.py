@@ -72,8 +72,9 @@ def write_reference_report(comparison: ReferenceComparison, out_dir: Path) -> di
 def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     env = _templates()
-    context = {"c": comparison, "v": verdict_data(comparison), "causes": explain.cause_rows(comparison),
-               "examples": explain.worst_examples(comparison), "reading": explain.overall_reading(comparison),
+    verdict = verdict_data(comparison)
+    context = {"c": comparison, "v": verdict, "causes": explain.cause_rows(comparison),
+               "examples": explain.worst_examples(comparison), "reading": verdict["reading"],
                "speed": explain.speed_rows(comparison), "speed_line": explain.speed_line(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}
     atomic_write_text(paths["md"], env.get_template("report.md.j2").render(**context))
