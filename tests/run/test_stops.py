@@ -25,7 +25,7 @@ import pytest
 from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.server import ServerHandle
 
-from ..conftest import _CLASSIC, CLI, finished_run
+from ..conftest import _CLASSIC, CLI, assert_same_answers, finished_run
 
 pytestmark = [pytest.mark.server, pytest.mark.opencompass]
 
@@ -161,7 +161,9 @@ def test_sigint_during_requests_then_resume(vllm_server: ServerHandle, data_root
     assert finished_run(resumed) == run_dir
     manifest = json.loads((run_dir / "run.json").read_text())
     assert manifest["status"] == "ok" and "interrupted" not in manifest
-    assert (run_dir / "samples.jsonl").read_bytes() == (clean_run / "samples.jsonl").read_bytes()
+    # The resumed requests are batched differently from the clean run's: same answers, log-probs
+    # within the batching bound.
+    assert_same_answers((run_dir / "samples.jsonl").read_bytes(), (clean_run / "samples.jsonl").read_bytes())
 
 
 def test_sigterm_during_evaluation_then_resume(clean_run: Path, tmp_path: Path) -> None:
