@@ -184,8 +184,43 @@ def compare(
         typer.echo(f"  {unit.unit.label} / {unit.metric}: {unit.verdict}{flag}{why}")
     for flag in comparison.suite.flags:
         typer.echo(f"  flag: {flag}")
+    for unchecked in comparison.unchecked:
+        typer.echo(f"  not checked: {unchecked}")
     typer.echo(f"report: {paths['md']} {paths['html']} {paths['json']}")
     raise typer.Exit(comparison.exit_code)
+
+
+@app.command("import", epilog=app.info.epilog)
+def import_cmd(
+    folder: Path = typer.Argument(..., help="the output folder of a stock OpenCompass or AISBench run (its work dir, or the timestamped folder in it)"),
+    tool: str | None = typer.Option(None, "--from", help="opencompass or aisbench (default: recognised from the folder)"),
+    model: str | None = typer.Option(None, help="the model abbr to import, when the folder holds several"),
+    data_root: Path | None = typer.Option(None, help="the data the run used, holding data/ (default: COMPASS_DATA_CACHE); OpenCompass predictions are scored again against it"),
+    out: Path | None = typer.Option(None, help="results root (default: results_dir, else results): the run folder goes to <out>/<model>/imported-<tool>/<stamp>"),
+) -> None:
+    """Turn another tool's run into a run folder of ours, a baseline for compare (stock OpenCompass predictions are scored again with OpenCompass's evaluators; AISBench's per-sample details are kept)."""
+    set_phase("import")
+    from .interop import SummaryOnly, read_foreign
+    from .interop.importer import import_foreign
+    from .interop.summary_reference import summary_reference
+
+    out_root = out or Path(os.environ.get("results_dir") or "results")
+    try:
+        foreign = read_foreign(folder, tool, model)
+    except SummaryOnly as only:
+        stem = only.summary.parent.parent.name
+        written = summary_reference(only.summary, model, out_root / "references" / f"{stem}-1pct.yaml", tool or "OpenCompass")
+        raise UserError(f"{only}; wrote the 1% rule over its summary instead: {written}; sign off with: "
+                        f"benchmark-eval compare --reference {written} CANDIDATE (no paired statistics without predictions)") from None
+    root = (data_root or Path(os.environ.get("COMPASS_DATA_CACHE") or ".")).resolve()
+    if foreign.tool == "opencompass" and not root.is_dir():
+        raise UserError(f"data root {root} does not exist; pass --data-root (or set COMPASS_DATA_CACHE) to the data the run used")
+    result = import_foreign(foreign, root, out_root, console)
+    for abbr in result.rescored_differs:
+        console.print(f"note: {abbr}: our evaluators' score differs from the one {foreign.tool} recorded "
+                      "(both are in run.json: datasets.*.metrics, imported_from.original_metrics)", highlight=False, soft_wrap=True)
+    typer.echo(f"imported {result.samples} samples of {foreign.model_abbr} from {foreign.folder}")
+    typer.echo(f"results: {result.run_dir}")
 
 
 @app.command("plan-signoff", epilog=app.info.epilog)

@@ -36,7 +36,7 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
         a_ds, b_ds = base.manifest.datasets[ds], cand.manifest.datasets[ds]
         if a_ds.prompt_config_sha256 != b_ds.prompt_config_sha256:
             out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
-        if a_ds.files != b_ds.files:
+        if a_ds.files != b_ds.files and _known(base, a_ds.files) and _known(cand, b_ds.files):
             changed = sorted(set(a_ds.files.items()) ^ set(b_ds.files.items()))
             names = sorted({name for name, _ in changed})
             out.append(f"{ds}: data files differ ({', '.join(names[:3])})")
@@ -46,6 +46,22 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
         ]
         if prompts_differ:
             out.append(f"{ds}: {len(prompts_differ)} sample prompt(s) differ (e.g. id {prompts_differ[0][1]})")
+    return out
+
+
+def _known(run: LoadedRun, files: dict[str, str]) -> bool:
+    """An imported run that could not hash its data files leaves that check to `unchecked_inputs`."""
+    return bool(files) or run.manifest.imported_from is None
+
+
+def unchecked_inputs(base: LoadedRun, cand: LoadedRun) -> list[str]:
+    """The checks an imported run's folder leaves unmade: what it could not record, said once per side."""
+    out = []
+    for side, run in (("baseline", base), ("candidate", cand)):
+        origin = run.manifest.imported_from
+        if origin is not None:
+            scored = "scored again by benchmark-eval" if origin.scored_by == "benchmark-eval" else f"as {origin.tool} scored it"
+            out += [f"{side} (imported from {origin.tool}, {scored}) does not record {what}" for what in origin.unknown]
     return out
 
 
@@ -65,6 +81,7 @@ ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("torch", lambda m: m.environment.packages.get("torch")),
     ("transformers", lambda m: m.environment.packages.get("transformers")),
     ("benchmark-eval", lambda m: m.tool.version if m.tool else None),
+    ("imported from", lambda m: f"{m.imported_from.tool}: {m.imported_from.folder}" if m.imported_from else None),
     ("started", lambda m: m.started_at),
 )
 
@@ -75,4 +92,6 @@ def environment_table(base: LoadedRun, cand: LoadedRun) -> list[tuple[str, str, 
 
 def is_noise_floor(base: LoadedRun, cand: LoadedRun) -> bool:
     """Same device and software on both sides: the comparison measures run-to-run noise."""
+    if base.manifest.imported_from is not None or cand.manifest.imported_from is not None:
+        return False  # an imported folder records no device or software to compare
     return all(a == b for label, a, b in environment_table(base, cand) if label not in ("started", "server"))

@@ -19,7 +19,9 @@ class LoadedRun:
 
     @property
     def label(self) -> str:
-        return str(self.manifest.environment.device or self.path.name)
+        own = str(self.manifest.environment.device or self.path.name)
+        origin = self.manifest.imported_from
+        return f"{own}, imported from {origin.tool}" if origin is not None else own
 
     def metrics(self, dataset: str) -> dict[str, float]:
         return self.manifest.metrics(dataset)

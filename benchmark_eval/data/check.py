@@ -29,6 +29,7 @@ class DataInfo:
     files: dict[str, str] = field(default_factory=dict)
     rows: int = 0  # samples OpenCompass evaluates
     records: int | None = None  # records in the evaluated split's files (known layouts)
+    references: list[str] | None = None  # the evaluated samples' gold answers, where asked for (import)
 
 
 @contextlib.contextmanager
@@ -122,8 +123,9 @@ def _dataset_files(location: Path, subject: str | None) -> list[Path]:
     return files
 
 
-def inspect_dataset(item: PlannedDataset, root: Path) -> DataInfo:
-    """Check one planned dataset under `root` (COMPASS_DATA_CACHE must point there); raise DataProblem."""
+def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) -> DataInfo:
+    """Check one planned dataset under `root` (COMPASS_DATA_CACHE must point there); raise DataProblem.
+    `references`: also return the gold answers as OpenCompass's inferencers record them."""
     from opencompass.utils.build import build_dataset_from_cfg
 
     layout = LAYOUTS.get(str(item.cfg.get("path", "")))
@@ -137,7 +139,10 @@ def inspect_dataset(item: PlannedDataset, root: Path) -> DataInfo:
         raise DataProblem(f"no data at {location}", "put the files there or point the data root at the folder holding data/",
                           status="missing")
     try:
-        rows = len(build_dataset_from_cfg(item.cfg).test)
+        test = build_dataset_from_cfg(item.cfg).test
+        rows = len(test)
+        column = item.cfg.get("reader_cfg", {}).get("output_column")
+        golds = [str(x) for x in test[column]] if references and column else None
     except Exception as error:  # OpenCompass loaders fail with anything from asserts to KeyErrors
         detail = f"{type(error).__name__}: {error}".splitlines()[0][:300]
         raise DataProblem(f"cannot read the data under {location} ({detail})", "check the files' layout and columns") from None
@@ -145,7 +150,7 @@ def inspect_dataset(item: PlannedDataset, root: Path) -> DataInfo:
         raise DataProblem(f"no samples under {location}", "the file is empty or limit/test split selects nothing")
     files = _dataset_files(location, item.subject)
     return DataInfo(str(location), {str(p.relative_to(root)) if p.is_relative_to(root) else str(p): sha256_file(p)
-                                    for p in files}, rows, records)
+                                    for p in files}, rows, records, golds)
 
 
 @dataclass

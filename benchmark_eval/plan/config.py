@@ -23,15 +23,23 @@ _EVALUATOR_SWAPS = {
 # PPL tests are scored by continuation log-likelihood, the same rule on every backend.
 _INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.plugins.inferencers.ChoiceLoglikInferencer"}
 
-def prepare_dataset(planned: PlannedDataset, settings: RunSettings) -> dict[str, Any]:
-    """The dataset config as it will run: our evaluators, the run's max_out_len."""
-    cfg = copy.deepcopy(planned.cfg)
+def with_our_classes(stock: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stock dataset config with our evaluators and log-likelihood inferencer in place
+    of OpenCompass's (a run's datasets, and a stock run's datasets when it is imported)."""
+    cfg = copy.deepcopy(stock)
     evaluator = cfg.get("eval_cfg", {}).get("evaluator")
     if evaluator is not None and type_name(evaluator.get("type")) in _EVALUATOR_SWAPS:
         evaluator["type"] = _EVALUATOR_SWAPS[type_name(evaluator["type"])]
     inferencer = cfg.get("infer_cfg", {}).get("inferencer") or {}
     if type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
         inferencer["type"] = _INFERENCER_SWAPS[type_name(inferencer["type"])]
+    return cfg
+
+
+def prepare_dataset(planned: PlannedDataset, settings: RunSettings) -> dict[str, Any]:
+    """The dataset config as it will run: our evaluators, the run's max_out_len."""
+    cfg = with_our_classes(planned.cfg)
+    inferencer = cfg.get("infer_cfg", {}).get("inferencer") or {}
     if "max_out_len" in inferencer or type_name(inferencer.get("type")) == "GenInferencer":
         # The user's max_out_len wins over a config's own, so two devices' runs match.
         inferencer["max_out_len"] = settings.max_out_len

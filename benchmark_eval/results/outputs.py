@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .records import BenchmarkGroup
 from .run_dir import RunDir
 
 
@@ -87,3 +88,16 @@ def read_predictions(run_dir: RunDir, model_abbr: str, abbr: str) -> dict[str, A
 def read_details(run_dir: RunDir, model_abbr: str, abbr: str) -> list[dict[str, Any]]:
     details = _load_json(run_dir.results(model_abbr, abbr)).get("details") or []
     return list(details.values()) if isinstance(details, dict) else list(details)
+
+
+def record_group_scores(run_dir: RunDir, model_abbr: str, groups: list[BenchmarkGroup]) -> None:
+    """OpenCompass's own group rows from its summary (naive_average or weighted_average, and the
+    subsets' common metrics); a group it could not average keeps no score."""
+    summary = read_summary(run_dir, model_abbr)
+    for group in groups:
+        group.scores = {}
+        for metric, value in summary.get(group.label, {}).items():
+            try:
+                group.scores[metric] = float(value)
+            except ValueError:  # "-": a subset without a score
+                continue

@@ -60,7 +60,7 @@ class LocalTarget(BaseModel):
 
 class Generation(_Record):
     max_out_len: int
-    temperature: float
+    temperature: float | None  # None: not sent, the server's default (an imported run's model config may leave it out)
     max_seq_len: int
     batch_size: int
 
@@ -185,6 +185,23 @@ class RequestStats(_Record):
     # the client simple and its answers byte-identical to a plain request), so it is not measured.
 
 
+class ImportRecord(_Record):
+    """Where an imported run came from (`benchmark-eval import`): another tool's output folder,
+    turned into a run folder of ours. What that folder cannot tell is listed in `unknown`, and a
+    comparison says which of its checks these facts leave unmade."""
+
+    tool: Literal["opencompass", "aisbench"]
+    folder: str
+    config_file: str
+    model_type: str  # the model class the tool ran (OpenAISDK, VLLMCustomAPIChat, ...)
+    imported_at: str
+    # benchmark-eval: the predictions were scored again by this toolkit's evaluators (OpenCompass's
+    # post-processing and evaluation); the tool: its own per-sample results were kept as they were.
+    scored_by: Literal["benchmark-eval", "opencompass", "aisbench"]
+    original_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the tool's own scores per dataset
+    unknown: list[str] = Field(default_factory=list)  # facts the folder does not hold
+
+
 class RunManifest(_Record):
     """run.json. What was never set is not written (a run folder from before a field existed
     reads back and writes out as it was); a top-level record set to None is absent."""
@@ -215,6 +232,7 @@ class RunManifest(_Record):
     interrupted: Interruption | None = None
     samples: int | None = None  # lines in samples.jsonl, once written
     requests: RequestStats | None = None  # server runs, once finished
+    imported_from: ImportRecord | None = None  # a run of another tool, imported
 
     def to_json(self) -> str:
         data = self.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -21,7 +21,7 @@ def prompt_sha256(prompt: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _first(value: Any) -> Any:
+def first_replica(value: Any) -> Any:
     # OpenCompass's details hold one list entry per replica; we run one replica.
     return value[0] if isinstance(value, list) and len(value) == 1 else value
 
@@ -29,7 +29,7 @@ def _first(value: Any) -> Any:
 def _scores(detail: dict[str, Any]) -> dict[str, float]:
     scores: dict[str, float] = {}
     for key, raw in detail.items():
-        value = _first(raw)
+        value = first_replica(raw)
         if key in _NOT_SCORES or not isinstance(value, (bool, int, float)):
             continue
         name = "correct" if key == "is_correct" else key
@@ -53,8 +53,8 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
             id=str(index),
             prompt_sha256=prompt_sha256(pred.get("origin_prompt")),
             prediction=pred.get("prediction"),
-            extracted=_first(detail.get("pred")),
-            reference=_first(detail["answer"]) if "answer" in detail else pred.get("gold"),
+            extracted=first_replica(detail.get("pred")),
+            reference=first_replica(detail["answer"]) if "answer" in detail else pred.get("gold"),
             scores=_scores(detail),
         )
         trace = traces.get(sample.prompt_sha256)

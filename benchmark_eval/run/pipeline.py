@@ -34,7 +34,7 @@ from ..plan import (
     runs_code,
     write_config,
 )
-from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes, read_summary
+from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
     SCHEMA_VERSION,
@@ -261,7 +261,7 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
     manifest.opencompass_exit_code = code
     for outcome in outcomes:
         manifest.datasets[outcome.abbr].metrics = outcome.metrics if outcome.ok else {}
-    _record_group_scores(run_dir, settings.model_abbr, manifest.groups or [])
+    record_group_scores(run_dir, settings.model_abbr, manifest.groups or [])
     if failed or code != 0:
         manifest.status = "failed"
         manifest.failures = [Failure(dataset=o.abbr, error=o.error, log=o.log) for o in failed]
@@ -290,19 +290,6 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
     manifest.requests = request_stats(run_dir)
     run_dir.write_manifest(manifest)
     return RunResult(run_dir.path, outcomes, manifest.groups or [])
-
-
-def _record_group_scores(run_dir: RunDir, model_abbr: str, groups: list[BenchmarkGroup]) -> None:
-    """OpenCompass's own group rows from its summary (naive_average or weighted_average, and the
-    subsets' common metrics); a group it could not average keeps no score."""
-    summary = read_summary(run_dir, model_abbr)
-    for group in groups:
-        group.scores = {}
-        for metric, value in summary.get(group.label, {}).items():
-            try:
-                group.scores[metric] = float(value)
-            except ValueError:  # "-": a subset without a score
-                continue
 
 
 def _failed_requests(run_dir: RunDir) -> list[dict[str, Any]]:

@@ -1,0 +1,76 @@
+"""AISBench output folders (`ais_bench ... -w outputs/default`): `<work_dir>/<stamp>/` with
+`configs/`, `predictions/<model>/<abbr>.jsonl` (a line per answered sample: data_abbr, id,
+origin_prompt, prediction, gold) and `results/<model>/<abbr>.json`, whose `details` (written
+with `--dump-eval-details`) hold AISBench's per-sample results: those are imported as AISBench
+scored them, since its dataset and evaluator classes are its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+from .foreign import ForeignDataset, ForeignRun, SummaryOnly, load_dumped_config, pick_model, read_json
+from .opencompass_dir import find_output
+
+
+def is_aisbench_folder(path: Path) -> bool:
+    try:
+        folder = find_output(path)
+    except UserError:
+        return False
+    return any("ais_bench." in f.read_text(encoding="utf-8", errors="replace") for f in (folder / "configs").glob("*.py"))
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    rows = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                raise UserError(f"predictions file {path} line {number} is not valid JSON: the file is truncated or was "
+                                "written by something else; re-run that dataset with AISBench") from None
+    return rows
+
+
+def read_aisbench(path: Path, model: str | None = None) -> ForeignRun:
+    folder = find_output(path.resolve())
+    config_files = sorted((folder / "configs").glob("*.py"))
+    if not config_files:
+        raise UserError(f"{folder / 'configs'} holds no dumped config (*.py); the run did not get past its start")
+    cfg = load_dumped_config(config_files[-1])
+    present = sorted(p.name for p in (folder / "predictions").iterdir() if p.is_dir()) if (folder / "predictions").is_dir() else []
+    summaries = sorted((folder / "summary").glob("summary_*.csv"))
+    if not present:
+        if summaries:
+            raise SummaryOnly(f"{folder} has a summary but no predictions/: there are no per-sample results to pair", summaries[-1])
+        raise UserError(f"{folder} has neither predictions/ nor a summary; the run did not get to its answers")
+    model_cfg, model_abbr = pick_model([dict(m) for m in cfg.get("models") or []], present, model, folder)
+    datasets = []
+    for dataset_cfg in (dict(d) for d in cfg.get("datasets") or []):
+        abbr = str(dataset_cfg.get("abbr"))
+        predictions_file = folder / "predictions" / model_abbr / f"{abbr}.jsonl"
+        if not predictions_file.is_file():
+            raise UserError(f"{abbr} has no predictions of {model_abbr} in {folder} ({predictions_file.name} is missing): "
+                            "the run did not finish it; finish it with AISBench (-r) first")
+        results_file = folder / "results" / model_abbr / f"{abbr}.json"
+        results = read_json(results_file, "results file") if results_file.is_file() else {}
+        details = results.get("details") if isinstance(results, dict) else None
+        if not isinstance(details, dict):
+            raise UserError(f"{abbr}: {results_file} has no per-sample details; re-run AISBench's evaluation with them: "
+                            f"ais_bench CONFIG -m eval --dump-eval-details -r {folder.name} -w {folder.parent}")
+        rows = sorted(_read_jsonl(predictions_file), key=lambda r: int(r.get("id", 0)))
+        if [int(r.get("id", -1)) for r in rows] != list(range(len(rows))) or len(details) != len(rows):
+            raise UserError(f"{abbr}: {predictions_file} holds {len(rows)} answers and {results_file.name} {len(details)} results, "
+                            "not one per sample; some requests failed: re-run them with AISBench (-r) first")
+        metrics = {k: float(v) for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        datasets.append(ForeignDataset(cfg=dataset_cfg, predictions=rows, metrics=metrics,
+                                       details=[details[str(i)] for i in range(len(rows))]))
+    if not datasets:
+        raise UserError(f"{config_files[-1]} lists no datasets; it is not the config of an AISBench evaluation")
+    return ForeignRun(tool="aisbench", folder=folder, config_file=config_files[-1], model=model_cfg, model_abbr=model_abbr,
+                      datasets=datasets, summary=summaries[-1] if summaries else None)

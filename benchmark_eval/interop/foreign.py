@@ -1,0 +1,86 @@
+"""What another tool's output folder holds, read into one typed record before anything is written.
+
+A reader (one module per tool: `opencompass_dir`, `aisbench_dir`) turns a folder into a
+`ForeignRun`; `importer` turns that into a run folder of ours. Readers only read: every
+problem with the folder is found before the run folder exists.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import UserError
+
+ToolName = Literal["opencompass", "aisbench"]
+
+
+@dataclass
+class ForeignDataset:
+    """One dataset of the foreign run: its config as the tool dumped it, and its predictions in
+    index order (OpenCompass's own record per sample: origin_prompt, prediction, gold)."""
+
+    cfg: dict[str, Any]
+    predictions: list[dict[str, Any]]
+    metrics: dict[str, float] = field(default_factory=dict)  # the tool's own scores, where it kept them
+    details: list[dict[str, Any]] | None = None  # the tool's per-sample results (AISBench --dump-eval-details)
+
+    @property
+    def abbr(self) -> str:
+        return str(self.cfg["abbr"])
+
+
+@dataclass
+class ForeignRun:
+    tool: ToolName
+    folder: Path  # the output folder read (OpenCompass: the timestamped one)
+    config_file: Path
+    model: dict[str, Any]  # the model's config as dumped
+    model_abbr: str
+    datasets: list[ForeignDataset]
+    summary: Path | None = None  # the tool's summary table, if it wrote one
+
+
+class SummaryOnly(UserError):
+    """The folder has a summary but no per-sample predictions: nothing to pair sample by sample."""
+
+    def __init__(self, message: str, summary: Path) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file the tool wrote; a truncated or broken one is one line, not a traceback."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError(f"cannot read {what} {path}: {error}") from None
+    except json.JSONDecodeError as error:
+        raise UserError(f"{what} {path} is not valid JSON (line {error.lineno}: {error.msg}): "
+                        "the file is truncated or was written by something else; re-run that dataset with the tool") from None
+
+
+def load_dumped_config(path: Path) -> dict[str, Any]:
+    """The config the tool dumped (plain Python: literal values and dotted type names)."""
+    from mmengine.config import Config
+
+    try:
+        return dict(Config.fromfile(str(path)).to_dict())
+    except Exception as error:  # mmengine raises anything from SyntaxError to ImportError on a bad file
+        raise UserError(f"cannot load the dumped config {path} ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})") from None
+
+
+def pick_model(models: list[dict[str, Any]], present: list[str], wanted: str | None, folder: Path) -> tuple[dict[str, Any], str]:
+    """The model to import: `wanted` (an abbr), or the only one there is."""
+    by_abbr = {str(m.get("abbr")): m for m in models if m.get("abbr")}
+    names = [a for a in by_abbr if a in present] or present
+    if wanted is not None:
+        if wanted not in by_abbr or wanted not in present:
+            raise UserError(f"model '{wanted}' has no predictions in {folder}; it holds {', '.join(names) or 'none'}: "
+                            "pass one of them with --model")
+        return by_abbr[wanted], wanted
+    if len(names) != 1:
+        raise UserError(f"{folder} holds predictions of {len(names)} models ({', '.join(names)}); pick one with --model")
+    return by_abbr.get(names[0], {"abbr": names[0]}), names[0]
