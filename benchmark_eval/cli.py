@@ -223,6 +223,21 @@ def import_cmd(
     typer.echo(f"results: {result.run_dir}")
 
 
+@app.command("export", epilog=app.info.epilog)
+def export_cmd(
+    run_folder: Path = typer.Argument(..., help="a finished run folder of benchmark-eval"),
+    fmt: str = typer.Option(..., "--format", help="opencompass or aisbench: the output layout of that tool"),
+    out: Path = typer.Option(Path("exported"), help="folder to write <out>/<stamp>/ into"),
+) -> None:
+    """Write a run in stock OpenCompass's or AISBench's output layout (predictions, results with per-sample details, summary, config)."""
+    set_phase("export")
+    from .interop.export import export_run
+
+    if fmt not in ("opencompass", "aisbench"):
+        raise UserError(f"--format {fmt!r}: give opencompass or aisbench")
+    typer.echo(f"exported: {export_run(run_folder, fmt, out)}")  # type: ignore[arg-type]
+
+
 @app.command("plan-signoff", epilog=app.info.epilog)
 def plan_signoff_cmd(
     datasets: str | None = typer.Option(None, "--datasets", help="OpenCompass dataset configs, as eval_datasets (env eval_datasets)"),

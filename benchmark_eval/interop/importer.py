@@ -199,14 +199,13 @@ def _keep_tool_scores(foreign: ForeignRun, out_root: Path) -> ImportResult:
     for dataset in foreign.datasets:
         abbr = dataset.abbr
         for index, (prediction, detail) in enumerate(zip(dataset.predictions, dataset.details or [])):
-            correct = detail.get("correct")
-            if correct is None:
-                raise UserError(f"{abbr}: AISBench's details hold no per-sample 'correct' (sample {index}); "
-                                "only accuracy-scored datasets can be imported from AISBench")
+            scores = _detail_scores(detail)
+            if not scores:
+                raise UserError(f"{abbr}: AISBench's details hold no per-sample score (sample {index} has no 'correct'); "
+                                "a dataset scored only as a whole cannot be paired sample by sample")
             samples.append(Sample(dataset=abbr, id=str(index), prompt_sha256=prompt_sha256(prediction.get("origin_prompt")),
                                   prediction=prediction.get("prediction"), extracted=first_replica(detail.get("predictions")),
-                                  reference=first_replica(detail.get("references", prediction.get("gold"))),
-                                  scores={"correct": float(bool(first_replica(correct)))}))
+                                  reference=first_replica(detail.get("references", prediction.get("gold"))), scores=scores))
         records[abbr] = DatasetRecord(config=_config_name(dataset.cfg) or abbr, subject=dataset.cfg.get("name"), path=str(dataset.cfg.get("path")), files={},
                                       samples=len(dataset.predictions), prompt_config_sha256=config_sha256(dataset.cfg),
                                       metrics=dataset.metrics)
@@ -221,6 +220,19 @@ def _keep_tool_scores(foreign: ForeignRun, out_root: Path) -> ImportResult:
         shutil.rmtree(run_dir.path, ignore_errors=True)
         raise
     return ImportResult(run_dir.path, len(samples), [])
+
+
+def _detail_scores(detail: dict[str, Any]) -> dict[str, float]:
+    """A per-sample result's scores: `correct` (AISBench's, a bool) and any other number in it
+    (per-sample ROUGE, written by `export --format aisbench`); the model post-processor's twin
+    columns are AISBench's second opinion, not the score."""
+    scores = {}
+    for key, raw in detail.items():
+        value = first_replica(raw)
+        if key.startswith("model_") or not isinstance(value, (bool, int, float)):
+            continue
+        scores[key] = float(value)
+    return scores
 
 
 def _manifest(foreign: ForeignRun, records: dict[str, DatasetRecord], groups: list[BenchmarkGroup], slice_: Slice,
