@@ -9,6 +9,7 @@ comparable, its differences listed."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from benchmark_eval.demo.model import SERVED_NAME
 from benchmark_eval.errors import EXIT_NOT_COMPARABLE
 from benchmark_eval.server import ServerHandle
 
-from ..conftest import finished_run, run_cli
+from ..conftest import assert_one_line_error, finished_run, run_cli
 from .stock_opencompass import MODEL_ABBR, run_stock_opencompass, stock_datasets
 
 pytestmark = [pytest.mark.server, pytest.mark.opencompass]
@@ -107,10 +108,20 @@ def test_a_stock_run_of_another_config_is_not_comparable(vllm_server: ServerHand
     assert done.returncode == EXIT_NOT_COMPARABLE, done.stdout + done.stderr
     assert "generation.max_out_len: 16 vs 32" in done.stderr and "gsm8k: prompt/few-shot config differs" in done.stderr
 
+    # Other data than the run read: its recorded gold answers do not match, and nothing is imported.
+    changed = tmp_path / "other-data" / "data" / "gsm8k"
+    shutil.copytree(data_root / "data" / "gsm8k", changed)
+    lines = (changed / "test.jsonl").read_text().splitlines(keepends=True)
+    first = json.loads(lines[0])
+    lines[0] = json.dumps({**first, "answer": first["answer"] + "0"}) + "\n"
+    (changed / "test.jsonl").write_text("".join(lines))
+    refused = run_cli(["import", str(tmp_path / "stock" / "outputs"), "--data-root", str(changed.parent.parent),
+                       "--out", str(tmp_path / "refused")])
+    assert_one_line_error(refused, 2, "gsm8k: 1 reference answer(s)", "differ from the ones the run saw")
+    assert not (tmp_path / "refused").exists()
+
 
 def test_a_predictions_file_cut_short_is_one_line(stock_and_ours: tuple[Path, Path, Path], data_root: Path, tmp_path: Path) -> None:
-    import shutil
-
     copy = tmp_path / "outputs" / stock_and_ours[0].name
     shutil.copytree(stock_and_ours[0], copy)
     predictions = copy / "predictions" / MODEL_ABBR / "gsm8k.json"
