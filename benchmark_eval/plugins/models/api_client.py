@@ -45,6 +45,7 @@ REQUEST_BATCHES = Path(REQUEST_BATCHES_PATH).name
 _RETRYABLE_STATUS = {408, 429, 500, 502, 503, 504}
 _ENCODE = msgspec.json.Encoder(order="sorted").encode  # sorted keys: one request, one key
 _TAKE_OUT_S = 15.0  # how long an endpoint that failed a request gets no new ones
+_FLUSH_EVERY = 128  # answers per cache transaction
 
 
 class RequestFailed(RuntimeError):
@@ -78,22 +79,29 @@ def request_key(path: str, payload: bytes, keep_name: str = "") -> str:
 
 
 class RequestCache:
-    """Answered requests by key; safe across threads and processes (SQLite WAL)."""
+    """Answered requests by key; safe across threads and processes (SQLite WAL).
+
+    Answers are written in batches, one transaction each (`_FLUSH_EVERY` answers, and at the end
+    of every `post_all`): a transaction per answer cost 0.2 ms of the client's thread, 3 s over
+    MMLU's 14,042 requests against a fast server. An answer not yet written is still found by
+    `get_many`; one lost with a killed process is merely asked again on resume."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, timeout=60, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
-        # No fsync per answer: a process that dies keeps every committed answer (WAL); only a
-        # power cut may lose the last ones, and a lost answer is merely asked again.
+        # No fsync per transaction: a process that dies keeps every committed answer (WAL); only
+        # a power cut may lose the last ones, and a lost answer is merely asked again.
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, body TEXT NOT NULL, request TEXT)")
         self._lock = threading.Lock()
+        self._pending: dict[str, tuple[str, str, str]] = {}
 
     def get_many(self, keys: Sequence[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         unique = list(dict.fromkeys(keys))
         with self._lock:
+            found.update((key, msgspec.json.decode(self._pending[key][1])) for key in unique if key in self._pending)
             for start in range(0, len(unique), 500):  # SQLite's bound on parameters per statement
                 chunk = unique[start:start + 500]
                 rows = self._db.execute(f"SELECT key, body FROM answers WHERE key IN ({','.join('?' * len(chunk))})", chunk)
@@ -103,10 +111,21 @@ class RequestCache:
     def put(self, key: str, answer: Any, path: str, payload: bytes) -> None:
         request = b'{"path": ' + _ENCODE(path) + b', "body": ' + payload + b"}"
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)",
-                             (key, _ENCODE(answer).decode(), request.decode()))
+            self._pending[key] = (key, _ENCODE(answer).decode(), request.decode())
+            full = len(self._pending) >= _FLUSH_EVERY
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            rows, self._pending = list(self._pending.values()), {}
+            if rows:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO answers VALUES (?, ?, ?)", rows)
+                self._db.execute("COMMIT")
 
     def close(self) -> None:
+        self.flush()
         self._db.close()
 
 
@@ -167,6 +186,8 @@ class ApiClient:
                 work = self._answer_all(missing, progress)
                 answers.update(asyncio.run_coroutine_threadsafe(work, self._loop).result())
         finally:  # a failed batch is logged too: what it sent took server time
+            if self.cache:
+                self.cache.flush()  # a finished (or failed) batch's answers are on disk before it returns
             if self.log_dir:
                 self._log_batch(len(requests), cached, started, list(missing))
         return [answers[k] for k in keys]

@@ -11,3 +11,14 @@ def load_tokenizer(path: str) -> Any:
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+
+
+def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
+    """len(tokenizer(text).input_ids) for each text, special tokens included: through the fast
+    tokenizer's Rust encoder directly where there is one. Transformers' Python wrapper around it
+    cost 0.8 ms a prompt, 11 s of CPU for MMLU's 14,042 length checks; the ids are the same
+    (tests/plugins/models/test_token_counts.py)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None:
+        return [len(ids) for ids in tokenizer(texts)["input_ids"]] if texts else []
+    return [len(encoding.ids) for encoding in backend.encode_batch(texts, add_special_tokens=True)]

@@ -33,7 +33,7 @@ from ..compat import ChatMessages
 from .api_client import ApiClient, ApiRequest, RequestFailed
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .progress import tick
-from .tokenizers import load_tokenizer
+from .tokenizers import load_tokenizer, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
 
@@ -75,12 +75,11 @@ class VLLMApi(BaseAPIModel):
     def get_token_lens(self, prompts: list[str]) -> list[int]:
         """get_token_len of each prompt, counted in batches (ChoiceLoglikInferencer's length check)."""
         tokenizer = load_tokenizer(self.tokenizer_path)
-        return [len(ids) for start in range(0, len(prompts), 1024)
-                for ids in tokenizer(prompts[start:start + 1024])["input_ids"]]
+        return [n for start in range(0, len(prompts), 1024) for n in token_counts(tokenizer, prompts[start:start + 1024])]
 
     def _count_tokens(self, prompt: str) -> int:
         # As OpenCompass's OpenAI class counts with a Hugging Face tokenizer (special tokens included).
-        return len(load_tokenizer(self.tokenizer_path)(prompt).input_ids)
+        return token_counts(load_tokenizer(self.tokenizer_path), [prompt])[0]
 
     @property
     def client(self) -> ApiClient:

@@ -20,9 +20,9 @@ from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 from opencompass.tasks import OpenICLInferTask
-from opencompass.utils import build_dataset_from_cfg, build_model_from_cfg, get_infer_output_path, model_abbr_from_cfg
+from opencompass.utils import build_model_from_cfg, get_infer_output_path, model_abbr_from_cfg
 
-from ..compat import infer_one_dataset
+from ..compat import build_for_inference, infer_one_dataset
 
 
 class OverlappedInferTask(OpenICLInferTask):
@@ -62,7 +62,7 @@ class OverlappedInferTask(OpenICLInferTask):
         task.min_out_len = model_cfg.get("min_out_len", None)
         task.dataset_cfg = dataset_cfg
         task.infer_cfg = dataset_cfg["infer_cfg"]
-        task.dataset = build_dataset_from_cfg(dataset_cfg)
+        task.dataset = build_for_inference(dataset_cfg)  # kept for its evaluation in this process
         task.sub_cfg = {"models": [model_cfg], "datasets": [[dataset_cfg]]}
         task.logger.info(f"Dataset {dataset_cfg.get('abbr')}: inference starts")
         infer_one_dataset(task)
