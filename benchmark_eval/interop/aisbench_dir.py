@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
-from .foreign import ForeignDataset, ForeignRun, SummaryOnly, load_dumped_config, pick_model, read_json
-from .opencompass_dir import find_output
+from .foreign import ForeignDataset, ForeignRun, find_output, open_output, read_json
 
 
 def is_aisbench_folder(path: Path) -> bool:
@@ -38,20 +37,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def read_aisbench(path: Path, model: str | None = None) -> ForeignRun:
-    folder = find_output(path.resolve())
-    config_files = sorted((folder / "configs").glob("*.py"))
-    if not config_files:
-        raise UserError(f"{folder / 'configs'} holds no dumped config (*.py); the run did not get past its start")
-    cfg = load_dumped_config(config_files[-1])
-    present = sorted(p.name for p in (folder / "predictions").iterdir() if p.is_dir()) if (folder / "predictions").is_dir() else []
-    summaries = sorted((folder / "summary").glob("summary_*.csv"))
-    if not present:
-        if summaries:
-            raise SummaryOnly(f"{folder} has a summary but no predictions/: there are no per-sample results to pair", summaries[-1])
-        raise UserError(f"{folder} has neither predictions/ nor a summary; the run did not get to its answers")
-    model_cfg, model_abbr = pick_model([dict(m) for m in cfg.get("models") or []], present, model, folder)
+    out = open_output(path, model)
+    folder, model_abbr = out.folder, out.model_abbr
     datasets = []
-    for dataset_cfg in (dict(d) for d in cfg.get("datasets") or []):
+    for dataset_cfg in out.dataset_cfgs:
         abbr = str(dataset_cfg.get("abbr"))
         predictions_file = folder / "predictions" / model_abbr / f"{abbr}.jsonl"
         if not predictions_file.is_file():
@@ -70,7 +59,5 @@ def read_aisbench(path: Path, model: str | None = None) -> ForeignRun:
         metrics = {k: float(v) for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         datasets.append(ForeignDataset(cfg=dataset_cfg, predictions=rows, metrics=metrics,
                                        details=[details[str(i)] for i in range(len(rows))]))
-    if not datasets:
-        raise UserError(f"{config_files[-1]} lists no datasets; it is not the config of an AISBench evaluation")
-    return ForeignRun(tool="aisbench", folder=folder, config_file=config_files[-1], model=model_cfg, model_abbr=model_abbr,
-                      datasets=datasets, summary=summaries[-1] if summaries else None)
+    return ForeignRun(tool="aisbench", folder=folder, config_file=out.config_file, model=out.model, model_abbr=model_abbr,
+                      datasets=datasets, summary=out.summary)

@@ -84,3 +84,57 @@ def pick_model(models: list[dict[str, Any]], present: list[str], wanted: str | N
     if len(names) != 1:
         raise UserError(f"{folder} holds predictions of {len(names)} models ({', '.join(names)}); pick one with --model")
     return by_abbr.get(names[0], {"abbr": names[0]}), names[0]
+
+
+def _stamps(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and p.name[:1].isdigit()) if path.is_dir() else []
+
+
+def find_output(path: Path) -> Path:
+    """The timestamped output folder: `path` itself, or the newest one inside a work dir (both
+    tools write `<work_dir>/<stamp>/configs/...`)."""
+    if (path / "configs").is_dir():
+        return path
+    stamped = [p for p in _stamps(path) if (p / "configs").is_dir()]
+    if not stamped:
+        raise UserError(f"{path} is not an OpenCompass or AISBench output folder (no configs/ in it or in a timestamped "
+                        "folder inside); give the folder the tool printed, e.g. outputs/default/20250101_120000")
+    return stamped[-1]
+
+
+@dataclass
+class OutputFolder:
+    """What both tools' folders share: the dumped config, the model picked, the summary."""
+
+    folder: Path
+    config_file: Path
+    cfg: dict[str, Any]
+    model: dict[str, Any]
+    model_abbr: str
+    summary: Path | None
+
+    @property
+    def dataset_cfgs(self) -> list[dict[str, Any]]:
+        datasets = [dict(d) for d in self.cfg.get("datasets") or []]
+        if not datasets:
+            raise UserError(f"{self.config_file} lists no datasets; it is not the config of an evaluation")
+        return datasets
+
+
+def open_output(path: Path, model: str | None) -> OutputFolder:
+    """The output folder, its newest dumped config (a folder reused with -r has one per attempt)
+    and the model to import; a folder with a summary and no predictions is `SummaryOnly`."""
+    folder = find_output(path.resolve())
+    configs = sorted((folder / "configs").glob("*.py"))
+    if not configs:
+        raise UserError(f"{folder / 'configs'} holds no dumped config (*.py); the run did not get past its start")
+    cfg = load_dumped_config(configs[-1])
+    predictions = folder / "predictions"
+    present = sorted(p.name for p in predictions.iterdir() if p.is_dir()) if predictions.is_dir() else []
+    summaries = sorted((folder / "summary").glob("summary_*.csv"))
+    if not present:
+        if summaries:
+            raise SummaryOnly(f"{folder} has a summary but no predictions/: there are no per-sample results to pair", summaries[-1])
+        raise UserError(f"{folder} has neither predictions/ nor a summary; the run did not get to its answers")
+    model_cfg, model_abbr = pick_model([dict(m) for m in cfg.get("models") or []], present, model, folder)
+    return OutputFolder(folder, configs[-1], cfg, model_cfg, model_abbr, summaries[-1] if summaries else None)
