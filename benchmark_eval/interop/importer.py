@@ -9,6 +9,7 @@ details. AISBench's per-sample results (`--dump-eval-details`) are kept as AISBe
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -81,16 +82,20 @@ def our_dataset_config(cfg: dict[str, Any], model: dict[str, Any]) -> dict[str, 
     return ours
 
 
+@functools.cache
+def _abbrs_of(name: str) -> frozenset[str]:
+    """The abbrs a stock dataset config defines (loaded once per config, not once per subject)."""
+    try:
+        find_config(name)
+        return frozenset(run_abbr(e) for e in load_config(name))
+    except UserError:
+        return frozenset()
+
+
 def _config_name(cfg: dict[str, Any]) -> str | None:
     """The stock dataset config the entry came from, where this toolkit knows it (for groups)."""
     name = _CONFIG_OF_TYPE.get(type_name(cfg.get("type")))
-    if name is None:
-        return None
-    try:
-        find_config(name)
-        return name if any(run_abbr(e) == run_abbr(cfg) for e in load_config(name)) else None
-    except UserError:
-        return None
+    return name if name is not None and run_abbr(cfg) in _abbrs_of(name) else None
 
 
 def _slice(cfgs: list[dict[str, Any]]) -> Slice:

@@ -197,7 +197,7 @@ class ImportRecord(_Record):
     imported_at: str
     # benchmark-eval: the predictions were scored again by this toolkit's evaluators (OpenCompass's
     # post-processing and evaluation); the tool: its own per-sample results were kept as they were.
-    scored_by: Literal["benchmark-eval", "opencompass", "aisbench"]
+    scored_by: Literal["benchmark-eval", "aisbench"]
     original_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the tool's own scores per dataset
     unknown: list[str] = Field(default_factory=list)  # facts the folder does not hold
 
