@@ -38,7 +38,7 @@ from ..results.records import (
     Sample,
     Slice,
 )
-from ..results.samples import first_replica
+from ..results.samples import detail_scores, first_replica
 from ..run.opencompass_runner import OpenCompassProcess
 from ..run.preflight import check_data_apart
 from .foreign import ForeignDataset, ForeignRun
@@ -228,16 +228,10 @@ def _keep_tool_scores(foreign: ForeignRun, out_root: Path) -> ImportResult:
 
 
 def _detail_scores(detail: dict[str, Any]) -> dict[str, float]:
-    """A per-sample result's scores: `correct` (AISBench's, a bool) and any other number in it
-    (per-sample ROUGE, written by `export --format aisbench`); the model post-processor's twin
-    columns are AISBench's second opinion, not the score."""
-    scores = {}
-    for key, raw in detail.items():
-        value = first_replica(raw)
-        if key.startswith("model_") or not isinstance(value, (bool, int, float)):
-            continue
-        scores[key] = float(value)
-    return scores
+    """AISBench's per-sample result: its `correct`, and any other number in it (per-sample ROUGE,
+    written by `export --format aisbench`); the model post-processor's twin columns are
+    AISBench's second opinion, not the score."""
+    return {k: v for k, v in detail_scores(detail).items() if not k.startswith("model_")}
 
 
 def _manifest(foreign: ForeignRun, records: dict[str, DatasetRecord], groups: list[BenchmarkGroup], slice_: Slice,

@@ -26,7 +26,8 @@ def first_replica(value: Any) -> Any:
     return value[0] if isinstance(value, list) and len(value) == 1 else value
 
 
-def _scores(detail: dict[str, Any]) -> dict[str, float]:
+def detail_scores(detail: dict[str, Any]) -> dict[str, float]:
+    """The numbers of one per-sample result (OpenCompass's details): its scores."""
     scores: dict[str, float] = {}
     for key, raw in detail.items():
         value = first_replica(raw)
@@ -55,7 +56,7 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
             prediction=pred.get("prediction"),
             extracted=first_replica(detail.get("pred")),
             reference=first_replica(detail["answer"]) if "answer" in detail else pred.get("gold"),
-            scores=_scores(detail),
+            scores=detail_scores(detail),
         )
         trace = traces.get(sample.prompt_sha256)
         if trace is not None and "choices" not in pred:
