@@ -209,7 +209,7 @@ def import_cmd(
         foreign = read_foreign(folder, tool, model)
     except SummaryOnly as only:
         stem = only.summary.parent.parent.name
-        written = summary_reference(only.summary, model, out_root / "references" / f"{stem}-1pct.yaml", tool or "OpenCompass")
+        written = summary_reference(only.summary, model, out_root / "references" / f"{stem}-1pct.yaml", only.tool)
         raise UserError(f"{only}; wrote the 1% rule over its summary instead: {written}; sign off with: "
                         f"benchmark-eval compare --reference {written} CANDIDATE (no paired statistics without predictions)") from None
     root = (data_root or Path(os.environ.get("COMPASS_DATA_CACHE") or ".")).resolve()

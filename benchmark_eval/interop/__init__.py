@@ -18,16 +18,24 @@ READERS: dict[ToolName, tuple[Callable[[Path], bool], Callable[[Path, str | None
 }
 
 
+def _read(tool: ToolName, path: Path, model: str | None) -> ForeignRun:
+    try:
+        return READERS[tool][1](path, model)
+    except SummaryOnly as only:
+        only.tool = tool  # the folder's summary is this tool's (its 1% reference says so)
+        raise
+
+
 def read_foreign(path: Path, tool: str | None, model: str | None) -> ForeignRun:
     if not path.is_dir():
         raise UserError(f"{path} is not a folder; give the output folder of an OpenCompass or AISBench run")
     if tool is not None:
         if tool not in READERS:
             raise UserError(f"--from {tool!r}: give opencompass or aisbench")
-        return READERS[tool][1](path, model)
-    for looks_like, read in READERS.values():
+        return _read(tool, path, model)
+    for name, (looks_like, _) in READERS.items():
         if looks_like(path):
-            return read(path, model)
+            return _read(name, path, model)
     raise UserError(f"{path} is not an OpenCompass or AISBench output folder (no configs/ with predictions/ in it or in a "
                     "timestamped folder inside); give the folder the tool printed, e.g. outputs/default/20250101_120000")
 

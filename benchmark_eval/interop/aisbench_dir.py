@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..results.outputs import numeric_metrics
 from .foreign import ForeignDataset, ForeignRun, find_output, open_output, read_json
 
 
@@ -56,8 +57,7 @@ def read_aisbench(path: Path, model: str | None = None) -> ForeignRun:
         if [int(r.get("id", -1)) for r in rows] != list(range(len(rows))) or len(details) != len(rows):
             raise UserError(f"{abbr}: {predictions_file} holds {len(rows)} answers and {results_file.name} {len(details)} results, "
                             "not one per sample; some requests failed: re-run them with AISBench (-r) first")
-        metrics = {k: float(v) for k, v in results.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-        datasets.append(ForeignDataset(cfg=dataset_cfg, predictions=rows, metrics=metrics,
+        datasets.append(ForeignDataset(cfg=dataset_cfg, predictions=rows, metrics=numeric_metrics(results),
                                        details=[details[str(i)] for i in range(len(rows))]))
     return ForeignRun(tool="aisbench", folder=folder, config_file=out.config_file, model=out.model, model_abbr=model_abbr,
                       datasets=datasets, summary=out.summary)

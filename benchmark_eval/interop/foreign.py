@@ -49,6 +49,7 @@ class SummaryOnly(UserError):
     def __init__(self, message: str, summary: Path) -> None:
         super().__init__(message)
         self.summary = summary
+        self.tool: ToolName = "opencompass"  # set by the reader that found it
 
 
 def read_json(path: Path, what: str) -> Any:

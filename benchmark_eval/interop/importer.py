@@ -9,10 +9,12 @@ details. AISBench's per-sample results (`--dump-eval-details`) are kept as AISBe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -38,6 +40,7 @@ from ..results.records import (
     Sample,
     Slice,
 )
+from ..results.run_dir import free_folder
 from ..results.samples import detail_scores, first_replica
 from ..run.opencompass_runner import OpenCompassProcess
 from ..run.preflight import check_data_apart
@@ -116,13 +119,17 @@ def _generation(model: dict[str, Any], cfgs: list[dict[str, Any]]) -> Generation
                       max_seq_len=int(model.get("max_seq_len") or 2048), batch_size=int(model.get("batch_size") or 1))
 
 
-def _new_folder(out_root: Path, foreign: ForeignRun) -> RunDir:
-    parent = out_root.resolve() / _model_abbr(foreign) / f"imported-{foreign.tool}"
-    path, suffix = parent / foreign.folder.name, 1
-    while path.exists():
-        path, suffix = parent / f"{foreign.folder.name}_{suffix}", suffix + 1
+@contextlib.contextmanager
+def _fresh_run_dir(out_root: Path, foreign: ForeignRun) -> Iterator[RunDir]:
+    """The import's run folder; removed again if anything fails: nothing half-written that could
+    pass for a result."""
+    path = free_folder(out_root.resolve() / _model_abbr(foreign) / f"imported-{foreign.tool}", foreign.folder.name)
     path.mkdir(parents=True)
-    return RunDir(path)
+    try:
+        yield RunDir(path)
+    except BaseException:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
 
 
 def _check_predictions(dataset: ForeignDataset, abbr: str, info: DataInfo, data_root: Path) -> None:
@@ -147,12 +154,8 @@ def import_foreign(foreign: ForeignRun, data_root: Path, out_root: Path, console
     data = check_data_apart(planned, data_root, references=True)
     for dataset, cfg in zip(foreign.datasets, ours):
         _check_predictions(dataset, cfg["abbr"], data[cfg["abbr"]], data_root)
-    run_dir = _new_folder(out_root, foreign)
-    try:
+    with _fresh_run_dir(out_root, foreign) as run_dir:
         return _rescore(foreign, run_dir, ours, planned, data, data_root, console)
-    except BaseException:
-        shutil.rmtree(run_dir.path, ignore_errors=True)  # nothing half-written that could pass for a result
-        raise
 
 
 def _rescore(foreign: ForeignRun, run_dir: RunDir, ours: list[dict[str, Any]], planned: list[PlannedDataset],
@@ -217,13 +220,9 @@ def _keep_tool_scores(foreign: ForeignRun, out_root: Path) -> ImportResult:
     slice_ = _slice([d.cfg for d in foreign.datasets])
     known = {abbr: r.config for abbr, r in records.items() if r.config != abbr}
     groups = groups_for(known, slice_.limit) if known else []
-    run_dir = _new_folder(out_root, foreign)
-    try:
+    with _fresh_run_dir(out_root, foreign) as run_dir:
         run_dir.write_samples(samples)
         run_dir.write_manifest(_manifest(foreign, records, groups, slice_, None, "aisbench", len(samples)))
-    except BaseException:
-        shutil.rmtree(run_dir.path, ignore_errors=True)
-        raise
     return ImportResult(run_dir.path, len(samples), [])
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..plan.datasets import type_name
+from ..results.outputs import numeric_metrics
 from .foreign import ForeignDataset, ForeignRun, find_output, open_output, read_json
 
 # The inferencers whose predictions pair with ours sample by sample.
@@ -47,8 +48,7 @@ def _metrics(folder: Path, model_abbr: str, abbr: str) -> dict[str, float]:
     path = folder / "results" / model_abbr / f"{abbr}.json"
     if not path.is_file():
         return {}
-    data = read_json(path, "results file")
-    return {k: float(v) for k, v in data.items() if isinstance(v, (int, float)) and not isinstance(v, bool)} if isinstance(data, dict) else {}
+    return numeric_metrics(read_json(path, "results file"))
 
 
 def read_opencompass(path: Path, model: str | None = None) -> ForeignRun:

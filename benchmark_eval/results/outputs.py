@@ -46,6 +46,13 @@ def read_summary(run_dir: RunDir, model_abbr: str) -> dict[str, dict[str, str]]:
     return table
 
 
+def numeric_metrics(result: Any) -> dict[str, float]:
+    """The scores of a results file (OpenCompass's and AISBench's): its top-level numbers."""
+    if not isinstance(result, dict):
+        return {}
+    return {k: float(v) for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
 def read_outcomes(run_dir: RunDir, model_abbr: str, abbrs: list[str]) -> list[DatasetOutcome]:
     """One outcome per dataset; a dataset without a numeric score is a failure."""
     summary = read_summary(run_dir, model_abbr)
@@ -67,9 +74,7 @@ def read_outcomes(run_dir: RunDir, model_abbr: str, abbrs: list[str]) -> list[Da
                 outcome.log = str(run_dir.eval_log(model_abbr, abbr))
             else:
                 values = summary.get(abbr, {})
-                for metric, value in data.items():
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        outcome.metrics[metric] = float(value)
+                outcome.metrics.update(numeric_metrics(data))
                 missing = [m for m, v in values.items() if v.strip() in ("", "-")]
                 if missing or not values:
                     outcome.error = f"no score in the summary for {', '.join(missing) or 'any metric'}"

@@ -30,6 +30,15 @@ FAILED_BEFORE = f"{LOGS}/failed_requests_before_resume.jsonl"  # earlier attempt
 GENERATIONS = f"{LOGS}/generations"  # <host>-<pid>.jsonl: each generation's trace, by prompt hash
 
 
+def free_folder(parent: Path, name: str) -> Path:
+    """`parent / name`, or `name_1`, `name_2`, ... when taken (two runs in one second, an import
+    of the same folder twice): a run folder is never shared."""
+    path, suffix = parent / name, 1
+    while path.exists():
+        path, suffix = parent / f"{name}_{suffix}", suffix + 1
+    return path
+
+
 class _InRun:
     """A fixed path inside the run folder: `RunDir(p).manifest` is `p / "run.json"`."""
 

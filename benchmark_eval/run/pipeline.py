@@ -50,6 +50,7 @@ from ..results.records import (
     ToolInfo,
 )
 from ..results.requests import request_stats
+from ..results.run_dir import free_folder
 from ..results.traces import read_traces
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
@@ -106,12 +107,7 @@ def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) 
 def _new_run_dir(settings: RunSettings) -> tuple[RunDir, list[Path]]:
     """A fresh run folder, and the folders made for it (the run folder and any parents it needed)."""
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
-    stamp = datetime.now().strftime("%Y%m%d_%H%M%S")
-    run_dir = parent / stamp
-    suffix = 1
-    while run_dir.exists():  # two runs in one second must not share a folder
-        run_dir = parent / f"{stamp}_{suffix}"
-        suffix += 1
+    run_dir = free_folder(parent, datetime.now().strftime("%Y%m%d_%H%M%S"))
     made = [run_dir, *(p for p in run_dir.parents if not p.exists())]
     run_dir.mkdir(parents=True)
     return RunDir(run_dir), made

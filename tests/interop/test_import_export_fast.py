@@ -74,7 +74,7 @@ def test_a_summary_only_folder_gets_the_one_percent_rule_and_signs_off_against_i
     done = run_cli(["import", str(folder), "--out", str(tmp_path / "results")])
     assert_one_line_error(done, 2, "has a summary but no predictions", "compare --reference")
     reference = tmp_path / "results" / "references" / "20250101_120000-1pct.yaml"
-    assert reference.is_file()
+    assert reference.is_file() and "name: opencompass summary of gpu, 1% rule" in reference.read_text()
     signed = run_cli(["compare", "--reference", str(reference), str(DEMO_RUN.path), "--out", str(tmp_path / "report")])
     assert signed.returncode == 0, signed.stdout + signed.stderr  # every score at its own baseline value: within 1%
     targets = json.loads((tmp_path / "report" / "verdict.json").read_text())["targets"]
