@@ -101,8 +101,11 @@ run.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
 app.command()(run)
 
 
-@server_app.command("start")
+@server_app.command("start", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                    epilog="Any other argument goes to vLLM's server as given (e.g. --quantization fp8 --kv-cache-dtype fp8) "
+                           "and is kept in the launch record, so runs against this server record it.")
 def server_start(
+    ctx: typer.Context,
     model: Path = typer.Option(..., help="model folder (Hugging Face layout)"),
     port: int = typer.Option(8000), host: str = typer.Option("127.0.0.1"),
     device: str = typer.Option("cpu", help="cpu, cuda or npu"), dtype: str = typer.Option("auto"),
@@ -117,7 +120,7 @@ def server_start(
     settings = parse_settings(ServerSettings, dict(
         model_path=model, port=port, host=host, device=device, dtype=dtype, max_model_len=max_model_len,
         tensor_parallel_size=tensor_parallel_size, served_model_name=served_model_name, python=python,
-        startup_timeout=startup_timeout))
+        startup_timeout=startup_timeout, extra_args=tuple(ctx.args)))
     handle = start_server(settings)
     typer.echo(f"vLLM server '{handle.served_model_name}' ready at {handle.base_url} (pid {handle.pid}, log {handle.log_path})")
 
@@ -125,11 +128,10 @@ def server_start(
 @server_app.command("stop")
 def server_stop(port: int = typer.Option(8000)) -> None:
     """Stop the server started on PORT (and its worker processes)."""
+    from .paths import server_state_dir
     from .server import stop_server
-    from .settings import ServerSettings
 
-    state_dir = ServerSettings.model_fields["state_dir"].default
-    if not stop_server(port, state_dir):
+    if not stop_server(port, server_state_dir()):
         raise UserError(f"no server started by benchmark-eval is recorded on port {port}; nothing to stop")
     typer.echo(f"stopped the server on port {port}")
 
@@ -184,6 +186,8 @@ def compare(
         typer.echo(f"  {unit.unit.label} / {unit.metric}: {unit.verdict}{flag}{why}")
     for flag in comparison.suite.flags:
         typer.echo(f"  flag: {flag}")
+    for change in comparison.numerics:
+        typer.echo(f"  numerics setting changed (the change under test): {change}")
     for unchecked in comparison.unchecked:
         typer.echo(f"  not checked: {unchecked}")
     typer.echo(f"report: {paths['md']} {paths['html']} {paths['json']}")

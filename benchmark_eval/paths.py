@@ -27,6 +27,11 @@ def default_results_root() -> Path:
     return REPO_ROOT / "results"
 
 
+def server_state_dir() -> Path:
+    """Pid, log and launch record of the servers `vllm_api.py start` started (runs look here)."""
+    return Path(os.environ.get("BENCHMARK_EVAL_SERVER_STATE", REPO_ROOT / "results" / ".servers")).resolve()
+
+
 def vllm_python() -> Path:
     """The interpreter of the separate vLLM environment that install.sh creates."""
     return REPO_ROOT / ".venv-vllm" / "bin" / "python"

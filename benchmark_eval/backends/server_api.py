@@ -8,9 +8,11 @@ chat completions and log-likelihoods over `/v1/completions` with prompt log-prob
 from __future__ import annotations
 
 import contextlib
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import field_validator, model_validator
@@ -18,7 +20,8 @@ from pydantic import field_validator, model_validator
 from ..errors import UserError
 from ..plugins.compat import WHOLE_DATASET
 from ..results import RunDir
-from ..results.records import ServerTarget
+from ..results.records import ServerLaunch, ServerTarget
+from ..server.launch import declared_launch, recorded_launch
 from ..settings import RunSettings, logprobs_setting, setting, split_words
 from .base import Target
 
@@ -55,6 +58,9 @@ class ServerRunSettings(RunSettings):
     datasets_in_flight: int = setting(4, env="datasets_in_flight", help="datasets whose requests are in flight together", ge=1,
                                       hint="set datasets_in_flight to a whole number >= 1")
     logprobs: int = logprobs_setting()
+    server_args: str | None = setting(
+        None, env="server_args", help="the vLLM arguments of a server not started by vllm_api.py start (recorded; compare names numerics changes)",
+        hint="set server_args to the server's vLLM arguments as one string, e.g. server_args='--dtype bfloat16 --quantization fp8'")
     retries: int = setting(3, env="max_retries", help="retries per request after a transient failure", ge=0,
                            hint="set max_retries to a whole number >= 0 (retries per request after a transient failure)")
 
@@ -111,7 +117,8 @@ class ServerApi:
     def preflight(self, settings: ServerRunSettings) -> Target:
         server = check_server(settings)
         record = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
-                              max_model_len=server.max_model_len, vllm_version=server.version)
+                              max_model_len=server.max_model_len, vllm_version=server.version,
+                              launch=server_launch(settings, server))
         return Target(record, resolve_tokenizer(settings, server), settings.device or "unknown (served remotely)",
                       server.served_name)
 
@@ -191,6 +198,24 @@ def _check_endpoint(settings: ServerRunSettings, url: str, timeout: float) -> Se
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         version = str(httpx.get(f"{url}/version", timeout=timeout).json()["version"])
     return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served)
+
+
+def server_launch(settings: ServerRunSettings, server: ServerInfo) -> ServerLaunch | None:
+    """How the server was started: vllm_api.py's launch record for a server it started on this
+    host (every endpoint's, which must agree), else `server_args`, else unknown."""
+    local = [url for url in settings.base_urls if urlsplit(url).hostname in _LOCAL_HOSTS]
+    recorded = [(url, launch) for url in local if (launch := recorded_launch(urlsplit(url).port or 80, server.root))]
+    if not recorded:
+        return declared_launch(settings.server_args) if settings.server_args else None
+    first_url, first = recorded[0]
+    for url, launch in recorded[1:]:
+        if launch.numerics != first.numerics:
+            raise UserError(f"the endpoints were started with different numerics settings: {first_url} {first.numerics}, "
+                            f"{url} {launch.numerics}; list only servers started alike in endpoints")
+    return first
+
+
+_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", socket.gethostname()}
 
 
 def resolve_tokenizer(settings: ServerRunSettings, server: ServerInfo) -> Path:

@@ -19,7 +19,6 @@ _MUST_MATCH: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("generation.max_out_len", lambda m: m.generation.max_out_len if m.generation else None),
     ("generation.temperature", lambda m: m.generation.temperature if m.generation else None),
     ("generation.max_seq_len", lambda m: m.generation.max_seq_len if m.generation else None),
-    ("mode", lambda m: m.mode),
 )
 
 
@@ -65,18 +64,56 @@ def unchecked_inputs(base: LoadedRun, cand: LoadedRun) -> list[str]:
     return out
 
 
+def numerics(manifest: RunManifest) -> dict[str, str] | None:
+    """The settings of the thing under test that change its numbers: a server's numerics
+    arguments (None when its launch is unknown), or local weights' dtype and parallelism."""
+    if manifest.server is not None:
+        return dict(manifest.server.launch.numerics) if manifest.server.launch else None
+    if manifest.local is not None:
+        local = {"dtype": manifest.local.dtype, "tensor_parallel_size": manifest.local.tensor_parallel_size}
+        return {key: str(value).lower() for key, value in local.items() if value is not None}
+    return None
+
+
+def numerics_changes(base: LoadedRun, cand: LoadedRun) -> list[str]:
+    """Each numerics setting that differs ("quantization: (default) -> fp8"), and the backend
+    (vLLM server, vLLM offline, HF weights: the prompts are the same, the inference code is
+    not): the change under test, said as such; it never makes the runs incomparable."""
+    changes = []
+    other_backend = base.manifest.mode != cand.manifest.mode
+    if other_backend:
+        changes.append(f"backend: {base.manifest.mode} -> {cand.manifest.mode}")
+    a, b = numerics(base.manifest), numerics(cand.manifest)
+    if a is None or b is None:
+        unknown = [side for side, n, run in (("baseline", a, base), ("candidate", b, cand)) if n is None and run.manifest.server]
+        if unknown and (a or b):  # only worth saying where the other side's are known
+            changes.append(f"{' and '.join(unknown)}: server launch arguments unknown (start it with vllm_api.py start, or set server_args)")
+        return changes
+    # Across backends only the settings both name compare (a server's max_model_len has no HF twin).
+    keys = set(a) & set(b) if other_backend else set(a) | set(b)
+    return changes + [f"{key}: {a.get(key, '(default)')} -> {b.get(key, '(default)')}"
+                      for key in sorted(keys) if a.get(key) != b.get(key)]
+
+
+def _numerics_row(m: RunManifest) -> str | None:
+    values = numerics(m)
+    return " ".join(f"{k}={v}" for k, v in sorted(values.items())) if values else None
+
+
 def _host(m: RunManifest, field: str) -> object:
     return getattr(m.environment.host, field) if m.environment.host else None
 
 
 ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("device", lambda m: m.environment.device),
+    ("backend", lambda m: m.mode),
     ("host", lambda m: _host(m, "hostname")),
     ("cpu", lambda m: _host(m, "cpu")),
     ("python", lambda m: _host(m, "python")),
     ("server", lambda m: m.server.url if m.server else None),
     ("model folder on server", lambda m: m.server.root if m.server else None),
     ("vLLM", lambda m: m.server.vllm_version if m.server else None),
+    ("numerics settings", _numerics_row),
     ("opencompass", lambda m: m.environment.packages.get("opencompass")),
     ("torch", lambda m: m.environment.packages.get("torch")),
     ("transformers", lambda m: m.environment.packages.get("transformers")),

@@ -15,7 +15,7 @@ from scipy import stats
 
 from ..errors import EXIT_INCONCLUSIVE, EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_VERDICT_FAIL, UserError
 from ..plugins import compat
-from .comparability import environment_table, input_differences, is_noise_floor, unchecked_inputs
+from .comparability import environment_table, input_differences, is_noise_floor, numerics_changes, unchecked_inputs
 from .divergence import NEAR_TIE_NATS, DivergenceSummary, summarise
 from .health import HealthComparison, compare_health
 from .logprob_parity import LogprobParity, logprob_parity
@@ -83,6 +83,7 @@ class Comparison:
     divergence: list[DivergenceSummary] = field(default_factory=list)  # generative datasets with token traces
     health: HealthComparison | None = None
     unchecked: list[str] = field(default_factory=list)  # checks an imported run's folder left unmade
+    numerics: list[str] = field(default_factory=list)  # numerics settings that differ: the change under test
 
     def causes(self, datasets: Iterable[str], metric: str | None = None) -> Counter[str]:
         """Flip causes over some datasets (a unit's), for one metric or all."""
@@ -225,4 +226,4 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
         suite.reason += " Flagged: " + "; ".join(health.flags) + "."
     return Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
                       environment_table(base, cand), only, floor, unused, tau, divergence, health,
-                      unchecked_inputs(base, cand))
+                      unchecked_inputs(base, cand), numerics_changes(base, cand))

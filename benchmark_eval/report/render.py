@@ -40,6 +40,7 @@ def verdict_data(comparison: Comparison) -> dict[str, Any]:
         "noise_floor_run": str(comparison.floor_run.path) if comparison.floor_run else None,
         "mismatches": comparison.mismatches,
         "unchecked": comparison.unchecked,
+        "numerics_changes": comparison.numerics,
         "baseline": {"path": str(comparison.baseline.path), "label": comparison.baseline.label},
         "candidate": {"path": str(comparison.candidate.path), "label": comparison.candidate.label},
         "only_in_one_run": comparison.only_in_one,

@@ -36,6 +36,15 @@ class ModelInfo(_Record):
     tokenizer_path: str | None = None
 
 
+class ServerLaunch(_Record):
+    """How the server was started: its vLLM arguments, and those that change numerics
+    (server/launch.py names them) by name, as compare reads them."""
+
+    args: list[str]
+    numerics: dict[str, str]  # dtype, quantization, kv_cache_dtype, max_model_len, ... -> value as given
+    source: Literal["launcher", "declared"]  # vllm_api.py start's launch record, or the run's server_args
+
+
 class ServerTarget(_Record):
     """The OpenAI-compatible server that answered, as it described itself."""
 
@@ -45,6 +54,7 @@ class ServerTarget(_Record):
     root: str | None = None
     max_model_len: int | None = None
     vllm_version: str | None = None
+    launch: ServerLaunch | None = None  # unknown when the server was started otherwise and server_args is unset
 
 
 class LocalTarget(BaseModel):

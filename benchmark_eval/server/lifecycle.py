@@ -24,6 +24,7 @@ from ..errors import UserError
 from ..paths import cache_dir, vllm_python
 from ..run import stops
 from ..settings import ServerSettings
+from .launch import record_path, write_launch
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,13 @@ def build_command(settings: ServerSettings, python: Path) -> list[str]:
 
 def vllm_device_env(device: str) -> dict[str, str]:
     """vLLM settings a device needs (server and offline engine alike)."""
-    return {"VLLM_CPU_KVCACHE_SPACE": "2"} if device == "cpu" else {}  # GiB of KV cache
+    if device == "cpu":
+        return {"VLLM_CPU_KVCACHE_SPACE": "2"}  # GiB of KV cache
+    if device == "cuda":
+        # FlashInfer's sampler compiles its kernels at first use (it needs nvcc, which a runtime
+        # image lacks) and greedy decoding never needs it: the PyTorch sampler, same tokens.
+        return {"VLLM_USE_FLASHINFER_SAMPLER": "0"}
+    return {}
 
 
 def build_env(settings: ServerSettings) -> dict[str, str]:
@@ -116,15 +123,17 @@ def start_server(settings: ServerSettings) -> ServerHandle:
     log_path = settings.state_dir / f"vllm-{settings.port}.log"
     pid_path = settings.state_dir / f"vllm-{settings.port}.pid"
     stops.set_phase("server start-up")
+    command = build_command(settings, python)
     with open(log_path, "wb") as log, stops.deferred():
         # Own session: `stop` can end the server with all of its worker processes, and a
         # Ctrl-C meant for us reaches it only through us.
         process = subprocess.Popen(
-            build_command(settings, python), stdout=log, stderr=subprocess.STDOUT,
+            command, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env=build_env(settings), start_new_session=True,
         )
         stops.register_group(process.pid)
         pid_path.write_text(str(process.pid))
+        write_launch(settings.port, command[3:], settings.state_dir)  # the arguments after `-m MODULE`
     handle = ServerHandle(process.pid, settings.base_url, settings.name, log_path, pid_path)
     try:
         _wait_until_ready(process, settings, log_path)
@@ -132,6 +141,7 @@ def start_server(settings: ServerSettings) -> ServerHandle:
         # vLLM ignores SIGTERM for minutes while it starts: SIGKILL after the short grace.
         stops.stop_group(process.pid)
         pid_path.unlink(missing_ok=True)
+        record_path(settings.port, settings.state_dir).unlink(missing_ok=True)
         raise
     return handle
 
@@ -163,6 +173,7 @@ def stop_server(port: int, state_dir: Path) -> bool:
     # A normal stop lets vLLM shut down in its own time; a stop signal does not wait long.
     stops.stop_group(int(pid_path.read_text().strip()), grace=stops.STOP_GRACE_S if stops.stopping() else 30.0)
     pid_path.unlink(missing_ok=True)
+    record_path(port, state_dir).unlink(missing_ok=True)
     return True
 
 

