@@ -104,3 +104,17 @@ def test_numeric_ids_become_strings_and_only_set_fields_are_written() -> None:
     sample = Sample.model_validate({"dataset": "d", "id": 7, "prompt_sha256": "p", "scores": {"correct": 1}})
     assert sample.id == "7" and sample.key == ("d", "7")
     assert json.loads(sample.to_json()) == {"dataset": "d", "id": "7", "prompt_sha256": "p", "scores": {"correct": 1.0}}
+
+
+def test_h100_vllm_example_runs_load_with_their_launch() -> None:
+    """docs/examples/h100-vllm: runs made on the H100 keep the launch their server was started with."""
+    folders = sorted((REPO_ROOT / "docs" / "examples" / "h100-vllm" / "runs").iterdir())
+    assert len(folders) == 4
+    for folder in folders:
+        manifest = RunManifest.model_validate_json((folder / "run.json").read_text())
+        assert manifest.server is not None and manifest.server.launch is not None, folder
+        assert manifest.server.launch.source == "launcher" and manifest.server.vllm_version == "0.26.0"
+        assert manifest.samples == 15388 and manifest.requests is not None and manifest.requests.sent == 15282
+    fp8 = RunManifest.model_validate_json((REPO_ROOT / "docs/examples/h100-vllm/runs/fp8-eager/run.json").read_text())
+    assert fp8.server is not None and fp8.server.launch is not None
+    assert fp8.server.launch.numerics["quantization"] == fp8.server.launch.numerics["kv_cache_dtype"] == "fp8"

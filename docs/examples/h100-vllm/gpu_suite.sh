@@ -8,8 +8,10 @@
 #
 # It installs, starts three vLLM servers through our launcher (bf16, fp32, fp8 weights with an
 # fp8 KV cache) one after another (vLLM profiles free GPU memory at start), evaluates each as
-# soon as it is ready, runs local HF weights fp32 on CUDA last, replays the bf16 runs' requests
-# with a bare client, and writes `done` into OUT when everything has ended.
+# soon as it is ready (full MMLU test + C-Eval val generative, then full C-Eval val
+# log-likelihood), runs local HF weights fp32 on CUDA on C-Eval val log-likelihood, replays the
+# bf16 generative run's requests with a bare client, packs the run records into OUT/pack and
+# writes `done` into OUT. OUT must not be the device tool's $OUT: that is emptied at every call.
 set -uo pipefail
 out=${1:?usage: gpu_suite.sh OUT}
 stage=${STAGE:?set STAGE to the staged folder}
@@ -36,57 +38,57 @@ log "installed: $(cat "$out/versions.txt" | tail -1)"
 
 model=.cache/models/SmolLM2-135M-Instruct
 served=smollm2-135m-instruct
-# start NAME PORT DTYPE [vLLM args...]: our launcher, waiting until /v1/models answers
+# start NAME PORT DTYPE [vLLM args...]: our launcher, waiting until /v1/models answers. Eager
+# mode: a server is ready in about a minute instead of two (no compile, no CUDA graphs); every
+# configuration runs it, so it is no difference between them.
 start() {
   local name=$1 port=$2 dtype=$3; shift 3
   log "server $name starting on $port"
   if .venv/bin/python vllm_api.py start --model "$model" --served-model-name "$served" --port "$port" --device cuda \
       --dtype "$dtype" --max-model-len 8192 --python "$stage/vllm-python" --startup-timeout 600 \
-      --gpu-memory-utilization 0.2 "$@" >"$out/logs/start-$name.log" 2>&1; then
+      --gpu-memory-utilization 0.2 --enforce-eager "$@" >"$out/logs/start-$name.log" 2>&1; then
     log "server $name ready"
   else
     log "server $name failed: $(tail -1 "$out/logs/start-$name.log")"; return 1
   fi
 }
-# evaluate CONFIG PORT KIND: one of the three runs a configuration gets (one max_out_len each)
+# evaluate CONFIG PORT KIND: one run of a configuration (one max_out_len each)
 evaluate() {
-  local cfg=$1 port=$2 kind=$3 datasets max_out_len
+  local cfg=$1 port=$2 kind=$3 datasets
   case $kind in
-    short) datasets="mmlu_gen ceval_gen"; max_out_len=32 ;;         # a letter, said in a few words
-    ppl) datasets="mmlu_ppl ceval_ppl"; max_out_len=32 ;;           # log-likelihoods: nothing generated
-    long) datasets="gsm8k_gen humaneval_gen Xsum_gen"; max_out_len=512 ;;  # reasoning, code, summaries
+    short) datasets="mmlu_gen ceval_gen" ;;  # a letter, said in a few words: max_out_len 32
+    ppl) datasets="ceval_ppl" ;;             # log-likelihoods
   esac
   log "run $cfg/$kind"
-  env service_port="$port" model_name="$served" eval_datasets="$datasets" max_out_len="$max_out_len" max_seq_len=8192 \
+  env service_port="$port" model_name="$served" eval_datasets="$datasets" max_out_len=32 max_seq_len=8192 \
     batch_size=128 COMPASS_DATA_CACHE="$stage" results_dir="$out/runs/$cfg" benchmark_type="$kind" \
     device="NVIDIA H100, vLLM 0.26.0 $cfg" .venv/bin/benchmark-eval run >"$out/logs/run-$cfg-$kind.log" 2>&1
   log "run $cfg/$kind exit $?"
 }
-chain() {  # every run of one configuration, one after another
-  local cfg=$1 port=$2
-  for kind in short ppl long; do evaluate "$cfg" "$port" "$kind"; done
-}
-
 # serve NAME PORT DTYPE [vLLM args...]: start, then mark it up or failed for await.
 serve() { if start "$@"; then touch "$out/.up-$1"; else touch "$out/.failed-$1"; return 1; fi; }
 await() { until [ -e "$out/.up-$1" ] || [ -e "$out/.failed-$1" ]; do sleep 2; done; }
-# Servers start one at a time (vLLM profiles the GPU's free memory while it starts); each
-# configuration is evaluated as soon as its server answers. bf16 twice, together: the noise floor.
-serve bf16 8001 bfloat16 && { chain bf16 8001 & chain bf16-again 8001 & wait; } &
-await bf16
-serve fp32 8002 float32 && chain fp32 8002 &
-await fp32
-# Dynamic FP8 weights with an FP8 KV cache; FP8 weights alone if this vLLM cannot cache in fp8 here.
-{ serve fp8 8003 bfloat16 --quantization fp8 --kv-cache-dtype fp8 \
-    || serve fp8-weights 8003 bfloat16 --quantization fp8; } && chain fp8 8003 &
-await fp8; [ -e "$out/.failed-fp8" ] && await fp8-weights
-log "run hf-fp32/ppl"
-.venv/bin/benchmark-eval run --hf-path "$model" --hf-type chat --device cuda --dtype float32 --datasets "mmlu_ppl ceval_ppl" \
+chain() { for kind in ${KINDS:-short ppl}; do evaluate "$1" "$2" "$kind"; done; }
+# Servers start one at a time (vLLM profiles the GPU's free memory while it starts). CONFIGS
+# picks some of them (the last device call of the session ran CONFIGS="bf16 fp8" KINDS=short HF=0).
+configs=" ${CONFIGS:-bf16 fp32 fp8} "
+if [[ $configs == *" bf16 "* ]]; then serve bf16 8001 bfloat16 && chain bf16 8001 & await bf16; fi
+if [[ $configs == *" fp32 "* ]]; then serve fp32 8002 float32 && chain fp32 8002 & await fp32; fi
+# Dynamic FP8 weights (no calibration data) with an FP8 KV cache.
+if [[ $configs == *" fp8 "* ]]; then serve fp8 8003 bfloat16 --quantization fp8 --kv-cache-dtype fp8 && chain fp8 8003 & await fp8; fi
+[ "${HF:-1}" = 1 ] && log "run hf-fp32/ppl" && .venv/bin/benchmark-eval run --hf-path "$model" --hf-type chat --device cuda --dtype float32 --datasets ceval_ppl \
   --batch-size 64 --max-seq-len 8192 --data-root "$stage" --results-dir "$out/runs/hf-fp32" --benchmark-type ppl \
-  >"$out/logs/run-hf-fp32-ppl.log" 2>&1
-log "run hf-fp32/ppl exit $?"
+  >"$out/logs/run-hf-fp32-ppl.log" 2>&1 && log "run hf-fp32/ppl exit $?"
 wait
-log "bare client replays of the bf16 runs"
-.venv/bin/python benchmarks/bare_replay.py "$out"/runs/bf16/*/*/2* --url http://127.0.0.1:8001 --out "$out/bare.json" \
-  >"$out/logs/bare.log" 2>&1
-log "bare exit $?"
+if [ "${BARE:-1}" = 1 ]; then
+  log "bare client replay of the bf16 generative run"
+  timeout 300 .venv/bin/python benchmarks/bare_replay.py "$out"/runs/bf16/*/short/2* --url http://127.0.0.1:8001 \
+    --out "$out/bare.json" >"$out/logs/bare.log" 2>&1
+  log "bare exit $?"
+fi
+# Run records only (run.json, samples.jsonl, summaries, request logs), one archive per configuration.
+mkdir -p "$out/pack"
+for cfg in bf16 fp32 fp8 hf-fp32; do
+  (cd "$out/runs" && find "$cfg" -path '*/predictions' -prune -o \( -name run.json -o -name samples.jsonl -o -name '*.csv' \
+    -o -name request_batches.jsonl \) -print | tar -cf - -T - | xz -T16 -3 >"$out/pack/$cfg.tar.xz")
+done

@@ -20,7 +20,8 @@ for spec in vllm==0.26.0 annotated_types==0.8.0 apache_tvm_ffi==0.1.10 cachetool
   httpx2==2.16.2 huggingface_hub==1.33.0 jmespath==1.1.0 llguidance==1.7.6 model_hosting_container_standards==0.1.16 \
   msgspec==0.22.0 openai==3.54.0 openai_harmony==0.0.8 partial_json_parser==0.2.1.1.post7 \
   prometheus_fastapi_instrumentator==8.1.0 pybase64==1.5.1 pydantic==2.14.3 pydantic_core==2.50.4 pyzmq==27.3.0 \
-  sniffio==1.3.1 starlette==1.10.0 typing_inspection==0.4.5 uvicorn==0.54.0 watchfiles==1.3.0 xgrammar==0.2.7; do
+  sniffio==1.3.1 starlette==1.10.0 typing_inspection==0.4.5 uvicorn==0.54.0 watchfiles==1.3.0 xgrammar==0.2.7 \
+  compressed_tensors==0.17.0 loguru==0.7.3; do  # the last two: --quantization fp8 imports compressed_tensors
   get "$spec"
 done
 # Trimmed to 118 MB: FA2 kernels (pre-Hopper GPUs only), the MoE kernels and the Rust frontend,
