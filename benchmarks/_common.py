@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -78,6 +79,14 @@ def request_phase_s(run_dir: Path) -> float:
     from benchmark_eval.results.run_dir import REQUEST_BATCHES
 
     return phase([json.loads(line) for line in (run_dir / REQUEST_BATCHES).read_text().splitlines()])
+
+
+def cached_requests(run_dir: Path) -> list[dict[str, Any]]:
+    """The request bodies a run sent, read back from its request cache, in the order sent."""
+    from benchmark_eval.results.run_dir import REQUEST_CACHE
+
+    with sqlite3.connect(run_dir / REQUEST_CACHE) as db:
+        return [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
 
 
 def prompts_in(requests: list[dict[str, Any]]) -> int:

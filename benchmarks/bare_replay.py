@@ -11,28 +11,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import sys
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import prompts_in, request_phase_s  # noqa: E402
+from _common import cached_requests, prompts_in, request_phase_s  # noqa: E402
 from ceiling_speed import _bare  # noqa: E402
-
-from benchmark_eval.results.run_dir import REQUEST_CACHE  # noqa: E402
 
 
 def replay(run_dir: Path, url: str) -> dict[str, object]:
     manifest = json.loads((run_dir / "run.json").read_text())
-    with sqlite3.connect(run_dir / REQUEST_CACHE) as db:
-        requests = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
+    requests = cached_requests(run_dir)
     concurrency = int(manifest["generation"]["batch_size"])
     whole = (datetime.fromisoformat(manifest["finished_at"]) - datetime.fromisoformat(manifest["started_at"])).total_seconds()
+    phase = request_phase_s(run_dir)
     bare = asyncio.run(_bare(url, requests, concurrency))
     return {"run": str(run_dir), "requests": len(requests), "prompts": prompts_in(requests), "concurrency": concurrency,
-            "whole_run_s": whole, "request_phase_s": request_phase_s(run_dir), "bare_s": bare,
-            "ratio_whole_run": whole / bare, "ratio_request_phase": request_phase_s(run_dir) / bare}
+            "whole_run_s": whole, "request_phase_s": phase, "bare_s": bare,
+            "ratio_whole_run": whole / bare, "ratio_request_phase": phase / bare}
 
 
 def main() -> None:

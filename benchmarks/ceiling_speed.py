@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,11 +34,10 @@ import aiohttp
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLI, data_root, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
+from _common import CLI, cached_requests, data_root, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
-from benchmark_eval.results.run_dir import REQUEST_CACHE  # noqa: E402
 from benchmark_eval.server import free_port  # noqa: E402
 
 WORKLOADS = {
@@ -93,8 +90,7 @@ def ours(url: str, workload: dict[str, str], results: Path, concurrency: int, ro
     run = timed([*CLI, "run"], env)
     run_dir = run_folder(run["stdout"])
     request_phase = request_phase_s(run_dir)
-    with sqlite3.connect(run_dir / REQUEST_CACHE) as db:
-        requests = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
+    requests = cached_requests(run_dir)
     samples = sum(1 for _ in (run_dir / "samples.jsonl").open())
     return {"run_s": run["seconds"], "request_phase_s": request_phase, "fixed_s": run["seconds"] - request_phase,
             "peak_rss_mib": run["peak_rss_mib"], "requests": len(requests), "samples": samples,

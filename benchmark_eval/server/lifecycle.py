@@ -140,8 +140,7 @@ def start_server(settings: ServerSettings) -> ServerHandle:
     except BaseException:  # not ready, or a stop signal: the server must not outlive the attempt
         # vLLM ignores SIGTERM for minutes while it starts: SIGKILL after the short grace.
         stops.stop_group(process.pid)
-        pid_path.unlink(missing_ok=True)
-        record_path(settings.port, settings.state_dir).unlink(missing_ok=True)
+        _forget(settings.port, settings.state_dir)
         raise
     return handle
 
@@ -172,9 +171,14 @@ def stop_server(port: int, state_dir: Path) -> bool:
         return False
     # A normal stop lets vLLM shut down in its own time; a stop signal does not wait long.
     stops.stop_group(int(pid_path.read_text().strip()), grace=stops.STOP_GRACE_S if stops.stopping() else 30.0)
-    pid_path.unlink(missing_ok=True)
-    record_path(port, state_dir).unlink(missing_ok=True)
+    _forget(port, state_dir)
     return True
+
+
+def _forget(port: int, state_dir: Path) -> None:
+    """A server gone (or never ready): its pid file and launch record go with it."""
+    (state_dir / f"vllm-{port}.pid").unlink(missing_ok=True)
+    record_path(port, state_dir).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -76,9 +76,13 @@ if [[ $configs == *" bf16 "* ]]; then serve bf16 8001 bfloat16 && chain bf16 800
 if [[ $configs == *" fp32 "* ]]; then serve fp32 8002 float32 && chain fp32 8002 & await fp32; fi
 # Dynamic FP8 weights (no calibration data) with an FP8 KV cache.
 if [[ $configs == *" fp8 "* ]]; then serve fp8 8003 bfloat16 --quantization fp8 --kv-cache-dtype fp8 && chain fp8 8003 & await fp8; fi
-[ "${HF:-1}" = 1 ] && log "run hf-fp32/ppl" && .venv/bin/benchmark-eval run --hf-path "$model" --hf-type chat --device cuda --dtype float32 --datasets ceval_ppl \
-  --batch-size 64 --max-seq-len 8192 --data-root "$stage" --results-dir "$out/runs/hf-fp32" --benchmark-type ppl \
-  >"$out/logs/run-hf-fp32-ppl.log" 2>&1 && log "run hf-fp32/ppl exit $?"
+if [ "${HF:-1}" = 1 ]; then
+  log "run hf-fp32/ppl"
+  .venv/bin/benchmark-eval run --hf-path "$model" --hf-type chat --device cuda --dtype float32 --datasets ceval_ppl \
+    --batch-size 64 --max-seq-len 8192 --data-root "$stage" --results-dir "$out/runs/hf-fp32" --benchmark-type ppl \
+    >"$out/logs/run-hf-fp32-ppl.log" 2>&1
+  log "run hf-fp32/ppl exit $?"
+fi
 wait
 if [ "${BARE:-1}" = 1 ]; then
   log "bare client replay of the bf16 generative run"
