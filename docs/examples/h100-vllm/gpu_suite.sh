@@ -8,9 +8,10 @@
 #
 # It installs, starts three vLLM servers through our launcher (bf16, fp32, fp8 weights with an
 # fp8 KV cache) one after another (vLLM profiles free GPU memory at start), evaluates each as
-# soon as it is ready (full MMLU test + C-Eval val generative, then full C-Eval val
-# log-likelihood), runs local HF weights fp32 on CUDA on C-Eval val log-likelihood, replays the
-# bf16 generative run's requests with a bare client, packs the run records into OUT/pack and
+# soon as it is ready (full MMLU test + C-Eval val generative, full C-Eval val log-likelihood,
+# then GSM8K test, HumanEval and XSum at max_out_len 512), runs local HF weights fp32 on CUDA on
+# C-Eval val log-likelihood, replays the bf16 generative run's requests with a bare client and
+# makes that run again (both alone on the machine), packs the run records into OUT/pack and
 # writes `done` into OUT. OUT must not be the device tool's $OUT: that is emptied at every call.
 set -uo pipefail
 out=${1:?usage: gpu_suite.sh OUT}
@@ -52,23 +53,29 @@ start() {
     log "server $name failed: $(tail -1 "$out/logs/start-$name.log")"; return 1
   fi
 }
-# evaluate CONFIG PORT KIND: one run of a configuration (one max_out_len each)
+# evaluate CONFIG PORT KIND [LABEL]: one run of a configuration (one max_out_len each); LABEL
+# names its folder (default CONFIG)
 evaluate() {
-  local cfg=$1 port=$2 kind=$3 datasets
+  local cfg=$1 port=$2 kind=$3 label=${4:-$1} datasets out_len=32
   case $kind in
-    short) datasets="mmlu_gen ceval_gen" ;;  # a letter, said in a few words: max_out_len 32
-    ppl) datasets="ceval_ppl" ;;             # log-likelihoods
+    short) datasets="mmlu_gen ceval_gen" ;;                   # a letter, said in a few words
+    ppl) datasets="ceval_ppl" ;;                             # log-likelihoods
+    long) datasets="gsm8k_gen Xsum_gen"; out_len=512 ;;       # reasoning, summaries
+    code) datasets="humaneval_gen"; out_len=512 ;;            # its own run: it needs the sandbox there
   esac
-  log "run $cfg/$kind"
-  env service_port="$port" model_name="$served" eval_datasets="$datasets" max_out_len=32 max_seq_len=8192 \
-    batch_size=128 COMPASS_DATA_CACHE="$stage" results_dir="$out/runs/$cfg" benchmark_type="$kind" \
-    device="NVIDIA H100, vLLM 0.26.0 $cfg" .venv/bin/benchmark-eval run >"$out/logs/run-$cfg-$kind.log" 2>&1
-  log "run $cfg/$kind exit $?"
+  log "run $label/$kind"
+  env service_port="$port" model_name="$served" eval_datasets="$datasets" max_out_len=$out_len max_seq_len=8192 \
+    batch_size=128 COMPASS_DATA_CACHE="$stage" results_dir="$out/runs/$label" benchmark_type="$kind" \
+    device="NVIDIA H100, vLLM 0.26.0 $label" .venv/bin/benchmark-eval run >"$out/logs/run-$label-$kind.log" 2>&1
+  log "run $label/$kind exit $?"
 }
 # serve NAME PORT DTYPE [vLLM args...]: start, then mark it up or failed for await.
 serve() { if start "$@"; then touch "$out/.up-$1"; else touch "$out/.failed-$1"; return 1; fi; }
 await() { until [ -e "$out/.up-$1" ] || [ -e "$out/.failed-$1" ]; do sleep 2; done; }
-chain() { for kind in ${KINDS:-short ppl}; do evaluate "$1" "$2" "$kind"; done; }
+chain() { for kind in ${KINDS:-short ppl code}; do evaluate "$1" "$2" "$kind"; done; }
+# The long generations (GSM8K, XSum at max_out_len 512) come last, after the bare-client pair:
+# the runs a short hold can lose.
+late() { for kind in ${LATE_KINDS:-long}; do evaluate "$1" "$2" "$kind"; done; }
 # Servers start one at a time (vLLM profiles the GPU's free memory while it starts). CONFIGS
 # picks some of them (the last device call of the session ran CONFIGS="bf16 fp8" KINDS=short HF=0).
 configs=" ${CONFIGS:-bf16 fp32 fp8} "
@@ -84,15 +91,24 @@ if [ "${HF:-1}" = 1 ]; then
   log "run hf-fp32/ppl exit $?"
 fi
 wait
+# With nothing else running: a bare client replays the bf16 generative run's requests, then the
+# same run is made again. The pair gives the whole-run/bare ratio side by side, and the repeat is
+# the sequential noise floor (the same server, run twice, one after the other).
 if [ "${BARE:-1}" = 1 ]; then
   log "bare client replay of the bf16 generative run"
   timeout 300 .venv/bin/python benchmarks/bare_replay.py "$out"/runs/bf16/*/short/2* --url http://127.0.0.1:8001 \
     --out "$out/bare.json" >"$out/logs/bare.log" 2>&1
   log "bare exit $?"
+  evaluate bf16 8001 short bf16-again
 fi
+for cfg in $configs; do
+  case $cfg in bf16) port=8001 ;; fp32) port=8002 ;; fp8) port=8003 ;; esac
+  [ -e "$out/.up-$cfg" ] && late "$cfg" "$port" &
+done
+wait
 # Run records only (run.json, samples.jsonl, summaries, request logs), one archive per configuration.
 mkdir -p "$out/pack"
-for cfg in bf16 fp32 fp8 hf-fp32; do
+for cfg in bf16 bf16-again fp32 fp8 hf-fp32; do
   (cd "$out/runs" && find "$cfg" -path '*/predictions' -prune -o \( -name run.json -o -name samples.jsonl -o -name '*.csv' \
     -o -name request_batches.jsonl \) -print | tar -cf - -T - | xz -T16 -3 >"$out/pack/$cfg.tar.xz")
 done
