@@ -72,12 +72,12 @@ evaluate() {
 # serve NAME PORT DTYPE [vLLM args...]: start, then mark it up or failed for await.
 serve() { if start "$@"; then touch "$out/.up-$1"; else touch "$out/.failed-$1"; return 1; fi; }
 await() { until [ -e "$out/.up-$1" ] || [ -e "$out/.failed-$1" ]; do sleep 2; done; }
-chain() { for kind in ${KINDS:-short ppl code}; do evaluate "$1" "$2" "$kind"; done; }
+chain() { for kind in ${KINDS-short ppl code}; do evaluate "$1" "$2" "$kind"; done; }
 # The long generations (GSM8K, XSum at max_out_len 512) come last, after the bare-client pair:
 # the runs a short hold can lose.
-late() { for kind in ${LATE_KINDS:-long}; do evaluate "$1" "$2" "$kind"; done; }
+late() { for kind in ${LATE_KINDS-long}; do evaluate "$1" "$2" "$kind"; done; }
 # Servers start one at a time (vLLM profiles the GPU's free memory while it starts). CONFIGS
-# picks some of them (the last device call of the session ran CONFIGS="bf16 fp8" KINDS=short HF=0).
+# picks some of them; KINDS and LATE_KINDS (empty: none) the runs of each.
 configs=" ${CONFIGS:-bf16 fp32 fp8} "
 if [[ $configs == *" bf16 "* ]]; then serve bf16 8001 bfloat16 && chain bf16 8001 & await bf16; fi
 if [[ $configs == *" fp32 "* ]]; then serve fp32 8002 float32 && chain fp32 8002 & await fp32; fi
