@@ -81,14 +81,22 @@ def speed_rows(comparison: Comparison) -> list[tuple[str, Any, Any]]:
               ("requests/s", "requests_per_s", "{:.2f}"), ("output tokens/s", "output_tokens_per_s", "{:.1f}"),
               ("latency p50 (s)", "latency_p50_s", "{:.3f}"), ("latency p99 (s)", "latency_p99_s", "{:.3f}"),
               ("request phase (s)", "request_phase_s", "{:.1f}"), ("retried requests", "retried", "{:d}"),
-              ("failed, then answered on resume", "failed_then_resumed", "{:d}")]
+              ("failed, then answered on resume", "failed_then_resumed", "{:d}"),
+              # the server's own histograms (vLLM /metrics): requests do not stream
+              ("time to first token p50 / p99 (s), server", "server.ttft_p50_s server.ttft_p99_s", "{:.3f}"),
+              ("queued p50 / p99 (s), server", "server.queue_p50_s server.queue_p99_s", "{:.3f}"),
+              ("requests the server's figures cover", "server.requests", "{:d}")]
 
-    def show(stats: Any, name: str, fmt: str) -> str:
-        value = getattr(stats, name, None) if stats is not None else None
-        return "-" if value is None else fmt.format(value)
+    def show(stats: Any, names: str, fmt: str) -> str:
+        values = []
+        for name in names.split():
+            value = stats
+            for part in name.split("."):
+                value = getattr(value, part, None)
+            values.append("-" if value is None else fmt.format(value))
+        return " / ".join(values) if any(v != "-" for v in values) else "-"
 
-    return [(label, show(b, name, fmt), show(c, name, fmt)) for label, name, fmt in fields] + [
-        ("time to first token", "not measured (requests do not stream)", "not measured (requests do not stream)")]
+    return [(label, show(b, name, fmt), show(c, name, fmt)) for label, name, fmt in fields]
 
 
 def speed_line(comparison: Comparison) -> str | None:
@@ -97,7 +105,8 @@ def speed_line(comparison: Comparison) -> str | None:
         if stats is None or stats.requests_per_s is None:
             return "not measured"
         tokens = f", {stats.output_tokens_per_s:.1f} output tokens/s" if stats.output_tokens_per_s is not None else ""
-        return f"{stats.requests_per_s:.2f} requests/s{tokens}, latency p50 {stats.latency_p50_s:.2f} s"
+        ttft = f", time to first token p50 {stats.server.ttft_p50_s:.3f} s" if stats.server and stats.server.ttft_p50_s is not None else ""
+        return f"{stats.requests_per_s:.2f} requests/s{tokens}, latency p50 {stats.latency_p50_s:.2f} s{ttft}"
     b, c = comparison.baseline.manifest.requests, comparison.candidate.manifest.requests
     if b is None and c is None:
         return None

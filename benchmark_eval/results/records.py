@@ -176,6 +176,23 @@ class Interruption(_Record):
     signal: str
 
 
+class ServerLatency(_Record):
+    """The server's own timing of the run's requests, from vLLM's /metrics histograms read before
+    the first request and after the last (server/metrics.py). Server-wide: another client's
+    requests to the same server in that time count too; `requests` says how many were covered.
+    Percentiles are interpolated within vLLM's histogram buckets."""
+
+    source: Literal["vllm /metrics"] = "vllm /metrics"
+    requests: int  # requests the server finished between the two readings
+    ttft_p50_s: float | None  # time to first token (vLLM times it whether or not the answer streams)
+    ttft_p90_s: float | None
+    ttft_p99_s: float | None
+    e2e_p50_s: float | None  # arrival to last token, on the server
+    e2e_p99_s: float | None
+    queue_p50_s: float | None  # waiting to be scheduled
+    queue_p99_s: float | None
+
+
 class RequestStats(_Record):
     """How the run's requests went, from its client's logs (logs/request_batches.jsonl): the
     speed side by side with the accuracy, measured during the accuracy run itself. Only
@@ -191,8 +208,10 @@ class RequestStats(_Record):
     output_tokens_per_s: float | None
     latency_p50_s: float | None  # per request, first byte sent to last byte read, the answer's try only
     latency_p99_s: float | None
-    # Time to first token needs streaming; requests do not stream (one answer per request keeps
-    # the client simple and its answers byte-identical to a plain request), so it is not measured.
+    # Time to first token: requests do not stream (one answer per request keeps the client simple
+    # and its answers byte-identical to a plain request), so the client cannot see it; a vLLM
+    # server's own histograms give it (None for a server without /metrics, and for local weights).
+    server: ServerLatency | None = None
 
 
 class ImportRecord(_Record):

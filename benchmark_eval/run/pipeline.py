@@ -54,6 +54,7 @@ from ..results.run_dir import free_folder
 from ..results.traces import read_traces
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
+from ..server.metrics import latency_between, scrape
 from ..settings import RunSettings, parse_run_settings
 from . import stops
 from .opencompass_runner import OpenCompassProcess
@@ -245,8 +246,12 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
         console.print(f"[bold]benchmark-eval[/] {len(prep.datasets)} dataset(s), "
                       f"{sum(d.rows for d in data.values())} samples -> {run_dir.path}", soft_wrap=True)
         requests = sum(expected_requests(cfg, data[cfg["abbr"]].rows) for cfg in prep.datasets)
+        # The server's own clock for the run's requests (time to first token): read before and after.
+        endpoints = manifest.server.endpoints if manifest.server is not None else []
+        before = scrape(endpoints) if endpoints else None
         opencompass.go()
         code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets))
+        after = scrape(endpoints) if before is not None else None
     finally:
         opencompass.stop()  # (it has ended already unless we are on our way out of an error or a stop)
     if manifest.runner is not None:
@@ -284,6 +289,8 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
     manifest.status = "ok"
     manifest.samples = len(samples)
     manifest.requests = request_stats(run_dir)
+    if manifest.requests is not None:
+        manifest.requests.server = latency_between(before, after)
     run_dir.write_manifest(manifest)
     return RunResult(run_dir.path, outcomes, manifest.groups or [])
 

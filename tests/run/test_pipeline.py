@@ -101,6 +101,13 @@ def test_run_json_is_complete(generative_run: Path, data_root: Path) -> None:
     # HumanEval ran model-written code: run.json says under which protections.
     sandbox = run["sandbox"]
     assert sandbox["works"] and sandbox["network_isolated"] and sandbox["pid_namespace"] and sandbox["read_only_root"]
+    # Time to first token from the server's own histograms (requests do not stream): every
+    # request the run sent, and no other, between the two readings.
+    requests = run["requests"]
+    server = requests["server"]
+    assert server["source"] == "vllm /metrics" and server["requests"] == requests["sent"] > 0
+    assert 0 < server["ttft_p50_s"] <= server["ttft_p90_s"] <= server["ttft_p99_s"]
+    assert server["ttft_p50_s"] <= requests["latency_p99_s"] and server["e2e_p50_s"] > 0
 
 
 def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:
