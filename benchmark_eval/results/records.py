@@ -182,7 +182,7 @@ class ServerLatency(_Record):
     requests to the same server in that time count too; `requests` says how many were covered.
     Percentiles are interpolated within vLLM's histogram buckets."""
 
-    source: Literal["vllm /metrics"] = "vllm /metrics"
+    source: Literal["vllm /metrics"]
     requests: int  # requests the server finished between the two readings
     ttft_p50_s: float | None  # time to first token (vLLM times it whether or not the answer streams)
     ttft_p90_s: float | None

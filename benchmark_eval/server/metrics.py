@@ -111,6 +111,6 @@ def latency_between(before: Snapshot | None, after: Snapshot | None) -> ServerLa
         value = delta[key].quantile(p) if key in delta else None
         return None if value is None else round(value, 4)
 
-    return ServerLatency(requests=int(ttft.count), ttft_p50_s=q("ttft", 0.5), ttft_p90_s=q("ttft", 0.9),
+    return ServerLatency(source="vllm /metrics", requests=int(ttft.count), ttft_p50_s=q("ttft", 0.5), ttft_p90_s=q("ttft", 0.9),
                          ttft_p99_s=q("ttft", 0.99), e2e_p50_s=q("e2e", 0.5), e2e_p99_s=q("e2e", 0.99),
                          queue_p50_s=q("queue", 0.5), queue_p99_s=q("queue", 0.99))
