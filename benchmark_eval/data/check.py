@@ -128,6 +128,9 @@ def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) 
     `references`: also return the gold answers as OpenCompass's inferencers record them."""
     from opencompass.utils.build import build_dataset_from_cfg
 
+    from ..plugins.compat import fast_in_memory_fingerprints
+
+    fast_in_memory_fingerprints()
     layout = LAYOUTS.get(str(item.cfg.get("path", "")))
     records = None
     if layout is not None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from rich.console import Console
@@ -105,5 +105,6 @@ def _follow(process: subprocess.Popen[bytes], console: Console, total_requests: 
 
         while process.poll() is None:
             refresh()
-            time.sleep(0.5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.5)  # back at once when it ends, not up to half a second later
         refresh()  # the final counts, once OpenCompass has exited

@@ -160,3 +160,22 @@ def test_a_dataset_built_for_inference_is_handed_to_its_evaluation_once(data_roo
         assert again.test.to_list() == built.test.to_list() == fresh.test.to_list()
     finally:
         openicl_eval.build_dataset_from_cfg = stock_build
+
+
+def test_in_memory_datasets_get_random_fingerprints_and_file_backed_ones_keep_theirs(tmp_path: Path) -> None:
+    """compat.fast_in_memory_fingerprints: the contract with `datasets` is the name
+    Dataset.__init__ calls (arrow_dataset.generate_fingerprint) and `cache_files`."""
+    import datasets
+
+    rows = [{"question": f"q{i}", "answer": "A"} for i in range(50)]
+    assert datasets.Dataset.from_list(rows)._fingerprint == datasets.Dataset.from_list(rows)._fingerprint  # hashed
+    compat.fast_in_memory_fingerprints()
+    compat.fast_in_memory_fingerprints()  # idempotent: wraps once
+    one, two = datasets.Dataset.from_list(rows), datasets.Dataset.from_list(rows)
+    assert one._fingerprint != two._fingerprint and not one.cache_files  # random: nothing hashed
+    mapped = one.map(lambda r: {"prompt": r["question"] + "?"})
+    assert mapped["prompt"] == [f"q{i}?" for i in range(50)] and mapped.to_list() == two.map(lambda r: {"prompt": r["question"] + "?"}).to_list()
+    (tmp_path / "d.jsonl").write_text("".join(f'{{"question": "q{i}"}}\n' for i in range(5)))
+    load = lambda: datasets.load_dataset("json", data_files=str(tmp_path / "d.jsonl"), cache_dir=str(tmp_path / "cache"), split="train")  # noqa: E731
+    first, second = load(), load()
+    assert first.cache_files and first._fingerprint == second._fingerprint  # file-backed: its own, deterministic
