@@ -60,42 +60,41 @@ class Histogram:
 Snapshot = dict[str, Histogram]
 
 
-def parse(text: str) -> Snapshot:
-    """The histograms we read, from a /metrics page (missing ones are left out)."""
+def parse(*pages: str) -> Snapshot:
+    """The histograms we read, summed over /metrics pages (endpoints) and over each page's label
+    sets (engines, models); a histogram no page has is left out."""
     wanted = {name: key for key, name in HISTOGRAMS.items()}
-    out: Snapshot = {}
-    for family in text_string_to_metric_families(text):
-        key = wanted.get(family.name)
-        if key is None or family.type != "histogram":
-            continue
-        counts: dict[float, float] = {}
-        for sample in family.samples:
-            if sample.name.endswith("_bucket"):
-                bound = float(sample.labels["le"])
-                counts[bound] = counts.get(bound, 0.0) + sample.value  # engines and models together
-        if counts:
-            out[key] = Histogram(tuple(sorted(counts.items())))
-    return out
+    counts: dict[str, dict[float, float]] = {}
+    for page in pages:
+        for family in text_string_to_metric_families(page):
+            key = wanted.get(family.name)
+            if key is None or family.type != "histogram":
+                continue
+            into = counts.setdefault(key, {})
+            for sample in family.samples:
+                if sample.name.endswith("_bucket"):
+                    bound = float(sample.labels["le"])
+                    into[bound] = into.get(bound, 0.0) + sample.value
+    return {key: Histogram(tuple(sorted(by_bound.items()))) for key, by_bound in counts.items() if by_bound}
 
 
 def scrape(endpoints: list[str], timeout: float = 5.0) -> Snapshot | None:
     """Every endpoint's histograms, summed; None when any endpoint has none to give (not vLLM,
     metrics off, unreachable): then the run records no server latency rather than part of it."""
-    total: dict[str, dict[float, float]] = {}
+    pages = []
     for url in endpoints:
         try:
             response = httpx.get(f"{url.rstrip('/')}/metrics", timeout=timeout)
             response.raise_for_status()
-            snapshot = parse(response.text)
-        except (httpx.HTTPError, ValueError):
+        except httpx.HTTPError:
             return None
-        if "ttft" not in snapshot:
+        if f"{HISTOGRAMS['ttft']}_bucket" not in response.text:
             return None
-        for key, histogram in snapshot.items():
-            into = total.setdefault(key, {})
-            for bound, count in histogram.buckets:
-                into[bound] = into.get(bound, 0.0) + count
-    return {key: Histogram(tuple(sorted(counts.items()))) for key, counts in total.items()}
+        pages.append(response.text)
+    try:
+        return parse(*pages)
+    except ValueError:  # a page that is not Prometheus text
+        return None
 
 
 def latency_between(before: Snapshot | None, after: Snapshot | None) -> ServerLatency | None:
