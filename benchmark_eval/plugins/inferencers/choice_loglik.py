@@ -11,6 +11,7 @@ once, so an API backend can keep the server busy across the whole dataset.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from opencompass.models.base import LMTemplateParser
@@ -33,6 +34,7 @@ class ChoiceLoglikInferencer(BaseInferencer):
                          **kwargs)
         self.labels = labels
         self._ice: dict[tuple[int, tuple[int, ...]], Any] = {}  # in-context text by (retriever, example ids)
+        self._ids: dict[str, Sequence[int]] = {}  # a prompt's ids from the length check, for its scoring
 
     def _label_prompts(self, retriever: Any, idx: int, ice_idx: list[int], labels: list[Any],
                        ice_template: Any, prompt_template: Any) -> list[str]:
@@ -46,6 +48,13 @@ class ChoiceLoglikInferencer(BaseInferencer):
             for label in labels]
 
     def _token_lens(self, prompts: list[str]) -> list[int]:
+        # A model that gives the ids keeps them: scoring then does not encode the same text again
+        # (the encoder was the largest cost of a PPL run against a fast server).
+        token_ids = getattr(self.model, "get_token_ids", None)
+        if token_ids is not None:
+            ids = token_ids(prompts)
+            self._ids.update(zip(prompts, ids))
+            return [len(i) for i in ids]
         # A model that can count a batch at once (the fast tokenizers encode batches in parallel).
         count_batch = getattr(self.model, "get_token_lens", None)
         return list(count_batch(prompts)) if count_batch else [self.model.get_token_len(p) for p in prompts]
@@ -76,7 +85,9 @@ class ChoiceLoglikInferencer(BaseInferencer):
         items = [split_choices(item) for item in prompts]
         del prompts
         self._ice.clear()
-        requests = [ContinuationRequest(context, cont) for context, conts in items for cont in conts]
+        # context + continuation is the item's prompt as counted (split_choices cuts it in two)
+        requests = [ContinuationRequest(context, cont, self._ids.get(context + cont)) for context, conts in items for cont in conts]
+        self._ids.clear()
         scores = iter(self.model.score_continuations(requests))
 
         reader = retriever.dataset_reader

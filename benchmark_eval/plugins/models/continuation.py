@@ -21,14 +21,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from .tokenizers import encode
 
 
 @dataclass(frozen=True)
 class ContinuationRequest:
     context: str
     continuation: str
+    # ids of context + continuation (special tokens included) where a caller already encoded that
+    # text, e.g. for the length check: scoring then does not encode it again. Not part of equality.
+    whole_ids: Sequence[int] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,10 @@ def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -
     """
     contexts = list(dict.fromkeys(r.context for r in requests))
     # one tuple per context, shared by its choices
-    context_ids = {c: tuple(ids) for c, ids in zip(contexts, _encode(tokenizer, contexts, special=True))}
-    wholes = _encode(tokenizer, [r.context + r.continuation for r in requests], special=True)
+    context_ids = {c: tuple(ids) for c, ids in zip(contexts, encode(tokenizer, contexts, special=True))}
+    unknown = [i for i, r in enumerate(requests) if r.whole_ids is None]
+    encoded = iter(encode(tokenizer, [requests[i].context + requests[i].continuation for i in unknown], special=True))
+    wholes = [list(r.whole_ids) if r.whole_ids is not None else next(encoded) for r in requests]
     out: list[TokenizedRequest | None] = []
     merged: list[int] = []  # requests whose tokenizer merged across the boundary
     for i, (request, whole) in enumerate(zip(requests, wholes)):
@@ -91,7 +98,7 @@ def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -
         else:
             out.append(None)
             merged.append(i)
-    alone = _encode(tokenizer, [requests[i].continuation for i in merged], special=False) if merged else []
+    alone = encode(tokenizer, [requests[i].continuation for i in merged], special=False) if merged else []
     for i, continuation in zip(merged, alone):
         out[i] = TokenizedRequest(context_ids[requests[i].context], tuple(continuation))
     for request, tokenized in zip(requests, out):
@@ -102,10 +109,6 @@ def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -
 
 def tokenize_request(tokenizer: Any, request: ContinuationRequest) -> TokenizedRequest:
     return tokenize_requests(tokenizer, [request])[0]
-
-
-def _encode(tokenizer: Any, texts: list[str], special: bool) -> list[list[int]]:
-    return [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]] if texts else []
 
 
 def score_from_logprobs(token_logprobs: Sequence[float]) -> ContinuationScore:

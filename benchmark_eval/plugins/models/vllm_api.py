@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+from array import array
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import groupby
@@ -33,7 +34,7 @@ from ..compat import ChatMessages
 from .api_client import ApiClient, ApiRequest, RequestFailed
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .progress import tick
-from .tokenizers import load_tokenizer, token_counts
+from .tokenizers import encode, load_tokenizer, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
 
@@ -76,6 +77,12 @@ class VLLMApi(BaseAPIModel):
         """get_token_len of each prompt, counted in batches (ChoiceLoglikInferencer's length check)."""
         tokenizer = load_tokenizer(self.tokenizer_path)
         return [n for start in range(0, len(prompts), 1024) for n in token_counts(tokenizer, prompts[start:start + 1024])]
+
+    def get_token_ids(self, prompts: list[str]) -> list[array[int]]:
+        """The ids of each prompt (special tokens included), in batches, 4 bytes an id: the length
+        check keeps them so that scoring does not encode the same text again."""
+        tokenizer = load_tokenizer(self.tokenizer_path)
+        return [array("i", ids) for start in range(0, len(prompts), 1024) for ids in encode(tokenizer, prompts[start:start + 1024])]
 
     def _count_tokens(self, prompt: str) -> int:
         # As OpenCompass's OpenAI class counts with a Hugging Face tokenizer (special tokens included).

@@ -60,3 +60,25 @@ def test_batched_tokenizing_gives_each_request_the_ids_of_its_own_calls() -> Non
         one_by_one = whole[len(context):] if whole[:len(context)] == context and len(whole) > len(context) else \
             list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
         assert (list(batched.context_ids), list(batched.continuation_ids)) == (context, one_by_one), request
+
+
+def test_ids_kept_from_the_length_check_score_exactly_as_encoding_again() -> None:
+    """ChoiceLoglikInferencer hands scoring the ids its length check encoded (VLLMApi.get_token_ids,
+    4-byte arrays); the requests must come out id for id as if scoring had encoded the text."""
+    from array import array
+
+    from benchmark_eval.plugins.models.tokenizers import encode
+
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+    items = [("The capital of France is", [" Paris", " Lyon"]), ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"])]
+    plain = [ContinuationRequest(context, c) for context, conts in items for c in conts]
+    kept = [ContinuationRequest(r.context, r.continuation, array("i", encode(tokenizer, [r.context + r.continuation])[0]))
+            for r in plain]
+    assert kept == plain  # the ids are no part of a request's identity
+    for a, b in zip(tokenize_requests(tokenizer, kept), tokenize_requests(tokenizer, plain), strict=True):
+        assert (a.context_ids, a.continuation_ids) == (b.context_ids, b.continuation_ids)
+        assert all(type(i) is int for i in a.ids)  # plain ints: they go into the request's JSON
+    # the kept ids are used as given (the inferencer keys them by the exact prompt text they encode)
+    context = encode(tokenizer, [plain[0].context])[0]
+    given = [ContinuationRequest(plain[0].context, plain[0].continuation, array("i", [*context, 999]))]
+    assert tokenize_requests(tokenizer, given)[0].continuation_ids == (999,)

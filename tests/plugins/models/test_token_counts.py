@@ -9,7 +9,7 @@ import pytest
 
 from benchmark_eval.demo.model import is_ready
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.plugins.models.tokenizers import load_tokenizer, token_counts
+from benchmark_eval.plugins.models.tokenizers import encode, load_tokenizer, token_counts
 
 
 @pytest.mark.skipif(not is_ready(), reason="the demo model is prepared by install.sh")
@@ -22,3 +22,6 @@ def test_counts_equal_transformers_counts_on_real_prompts(data_root: Path) -> No
     assert tokenizer.is_fast and len(texts) > 500
     assert token_counts(tokenizer, texts) == [len(tokenizer(t).input_ids) for t in texts]
     assert [token_counts(tokenizer, [t])[0] for t in texts[:50]] == [len(tokenizer(t).input_ids) for t in texts[:50]]
+    # the ids themselves, with and without special tokens (scoring encodes through the same path)
+    for special in (True, False):
+        assert encode(tokenizer, texts, special) == [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
