@@ -48,16 +48,15 @@ class ChoiceLoglikInferencer(BaseInferencer):
             for label in labels]
 
     def _token_lens(self, prompts: list[str]) -> list[int]:
-        # A model that gives the ids keeps them: scoring then does not encode the same text again
-        # (the encoder was the largest cost of a PPL run against a fast server).
+        # A model that encodes a batch at once (the fast tokenizers encode batches in parallel)
+        # gives the ids, and they are kept: scoring then does not encode the same text again (the
+        # encoder was the largest cost of a PPL run against a fast server).
         token_ids = getattr(self.model, "get_token_ids", None)
-        if token_ids is not None:
-            ids = token_ids(prompts)
-            self._ids.update(zip(prompts, ids))
-            return [len(i) for i in ids]
-        # A model that can count a batch at once (the fast tokenizers encode batches in parallel).
-        count_batch = getattr(self.model, "get_token_lens", None)
-        return list(count_batch(prompts)) if count_batch else [self.model.get_token_len(p) for p in prompts]
+        if token_ids is None:
+            return [self.model.get_token_len(p) for p in prompts]
+        ids = token_ids(prompts)
+        self._ids.update(zip(prompts, ids))
+        return [len(i) for i in ids]
 
     def _fitted(self, retriever: Any, idx: int, ice_idx: list[int], prompts: list[str], longest: int, labels: list[Any],
                 ice_template: Any, prompt_template: Any) -> list[str]:

@@ -73,11 +73,6 @@ class VLLMApi(BaseAPIModel):
     def get_token_len(self, prompt: str) -> int:
         return self._token_len(prompt)
 
-    def get_token_lens(self, prompts: list[str]) -> list[int]:
-        """get_token_len of each prompt, counted in batches (ChoiceLoglikInferencer's length check)."""
-        tokenizer = load_tokenizer(self.tokenizer_path)
-        return [n for start in range(0, len(prompts), 1024) for n in token_counts(tokenizer, prompts[start:start + 1024])]
-
     def get_token_ids(self, prompts: list[str]) -> list[array[int]]:
         """The ids of each prompt (special tokens included), in batches, 4 bytes an id: the length
         check keeps them so that scoring does not encode the same text again."""
