@@ -168,10 +168,12 @@ def test_in_memory_datasets_get_random_fingerprints_and_file_backed_ones_keep_th
     import datasets
 
     rows = [{"question": f"q{i}", "answer": "A"} for i in range(50)]
-    assert datasets.Dataset.from_list(rows)._fingerprint == datasets.Dataset.from_list(rows)._fingerprint  # hashed
-    compat.fast_in_memory_fingerprints()
+    compat.fast_in_memory_fingerprints()  # (other tests in this process may have called it already)
     compat.fast_in_memory_fingerprints()  # idempotent: wraps once
+    assert datasets.arrow_dataset.generate_fingerprint is not datasets.fingerprint.generate_fingerprint
     one, two = datasets.Dataset.from_list(rows), datasets.Dataset.from_list(rows)
+    # what datasets itself does (its own hasher, left in place): the same rows, the same fingerprint
+    assert datasets.fingerprint.generate_fingerprint(one) == datasets.fingerprint.generate_fingerprint(two)
     assert one._fingerprint != two._fingerprint and not one.cache_files  # random: nothing hashed
     mapped = one.map(lambda r: {"prompt": r["question"] + "?"})
     assert mapped["prompt"] == [f"q{i}?" for i in range(50)] and mapped.to_list() == two.map(lambda r: {"prompt": r["question"] + "?"}).to_list()
