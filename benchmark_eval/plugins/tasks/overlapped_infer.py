@@ -10,16 +10,26 @@ that attribute (local weights) runs its datasets one by one, as stock.
 
 Only for tasks that run inside OpenCompass's process (its LocalRunner in `debug` mode): a task
 run as a script is always the stock class.
+
+Each dataset is evaluated as soon as its predictions are written, in the same thread, by the
+stock `OpenICLEvalTask` on the run's own eval settings (`evaluate_now`): OpenCompass's
+evaluation stage, which starts only after every inference, finds its result file and skips
+it. Against a fast server that takes the evaluations (2 s for MMLU on the instant stub; the
+HumanEval sandbox, ROUGE over XSum) off the end of the run; against a slow one they hide
+behind the requests still in flight. An evaluation that fails here leaves no result file,
+and the stage runs it again exactly as before, with its error where it always was.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import os.path as osp
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
-from opencompass.tasks import OpenICLInferTask
+from mmengine.config import Config
+from opencompass.tasks import OpenICLEvalTask, OpenICLInferTask
 from opencompass.utils import build_model_from_cfg, get_infer_output_path, model_abbr_from_cfg
 
 from ..compat import build_for_inference, infer_one_dataset
@@ -66,3 +76,19 @@ class OverlappedInferTask(OpenICLInferTask):
         task.sub_cfg = {"models": [model_cfg], "datasets": [[dataset_cfg]]}
         task.logger.info(f"Dataset {dataset_cfg.get('abbr')}: inference starts")
         infer_one_dataset(task)
+        self.evaluate_now(model_cfg, dataset_cfg)
+
+    def evaluate_now(self, model_cfg: Any, dataset_cfg: Any) -> None:
+        """The evaluation stage's own task for this one dataset: the same class, the same config
+        (the eval keys OpenCompass's partitioner keeps, `eval.runner.task.dump_details` among
+        them, are in this task's config too), the same result file."""
+        cfg = Config({"models": [model_cfg], "datasets": [[dataset_cfg]], "work_dir": self.work_dir,
+                      **{key: self.cfg[key] for key in ("eval",) if key in self.cfg}})
+        results = get_infer_output_path(model_cfg, dataset_cfg, osp.join(self.work_dir, "results"))
+        try:
+            OpenICLEvalTask(cfg).run()
+        except Exception as error:  # noqa: BLE001 (any failure: the stage's own run reports it)
+            if osp.exists(results):
+                os.remove(results)  # half-written: the stage would take it for done
+            self.logger.warning(f"Dataset {dataset_cfg.get('abbr')}: evaluation after inference failed "
+                                f"({type(error).__name__}: {error}); OpenCompass's evaluation stage runs it again")
