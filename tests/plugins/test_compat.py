@@ -181,3 +181,54 @@ def test_in_memory_datasets_get_random_fingerprints_and_file_backed_ones_keep_th
     load = lambda: datasets.load_dataset("json", data_files=str(tmp_path / "d.jsonl"), cache_dir=str(tmp_path / "cache"), split="train")  # noqa: E731
     first, second = load(), load()
     assert first.cache_files and first._fingerprint == second._fingerprint  # file-backed: its own, deterministic
+
+
+def test_the_evaluation_stage_skips_a_dataset_already_evaluated() -> None:
+    """OverlappedInferTask.evaluate_now relies on three stock behaviours: the partitioners keep
+    the eval keys in every task's config; the eval partitioner makes no task for a dataset whose
+    result file exists; the eval task skips such a dataset too."""
+    from opencompass.partitioners import NaivePartitioner
+    from opencompass.tasks import OpenICLEvalTask
+
+    keep = NaivePartitioner(out_dir="results").keep_keys
+    assert {"eval.runner.task.dump_details", "eval.runner.task.judge_cfg", "eval.runner.task.cal_extract_rate"} <= set(keep)
+    assert "if osp.exists(filename):" in inspect.getsource(NaivePartitioner.partition)
+    assert "if osp.exists(out_path):" in inspect.getsource(OpenICLEvalTask.run)
+
+
+def _mmlu_task(tmp_path: Path) -> tuple[object, dict[str, object], dict[str, object]]:
+    from mmengine.config import Config
+
+    from benchmark_eval.plan import plan_datasets, with_our_classes
+    from benchmark_eval.plugins.tasks import OverlappedInferTask
+
+    dataset = with_our_classes(plan_datasets(("mmlu_gen",), ("anatomy",), 4)[0].cfg)  # our evaluator, as a run has
+    model = {"abbr": "m", "type": "x"}
+    cfg = Config({"models": [model], "datasets": [[dataset]], "work_dir": str(tmp_path),
+                  "eval": {"runner": {"task": {"dump_details": True}}}})
+    return OverlappedInferTask(cfg), model, dataset
+
+
+def test_a_dataset_is_evaluated_after_its_inference_as_the_stage_would(data_root: Path, tmp_path: Path) -> None:
+    from opencompass.tasks import OpenICLEvalTask
+
+    from benchmark_eval.data.check import data_root_env
+
+    task, model, dataset = _mmlu_task(tmp_path)
+    results = tmp_path / "results" / "m" / f"{dataset['abbr']}.json"
+    with data_root_env(data_root):
+        task.evaluate_now(model, dataset)  # type: ignore[attr-defined]
+        assert not results.exists()  # no predictions: it failed, and left the dataset to the stage
+        predictions = tmp_path / "predictions" / "m" / f"{dataset['abbr']}.json"
+        predictions.parent.mkdir(parents=True)
+        answers = ["A", "B", "C", "D"]
+        predictions.write_text(json.dumps({str(i): {"origin_prompt": "q", "prediction": f"The answer is {a}", "gold": a}
+                                           for i, a in enumerate(answers)}))
+        task.evaluate_now(model, dataset)  # type: ignore[attr-defined]
+        ours = json.loads(results.read_text())
+        results.rename(tmp_path / "ours.json")
+        from mmengine.config import Config
+        OpenICLEvalTask(Config({"models": [model], "datasets": [[dataset]], "work_dir": str(tmp_path),
+                                "eval": {"runner": {"task": {"dump_details": True}}}})).run()
+        stage = json.loads(results.read_text())
+    assert ours == stage and "details" in ours and 0 <= ours["accuracy"] <= 100

@@ -126,3 +126,14 @@ def test_failed_evaluation_is_never_reported_as_a_score(vllm_server: ServerHandl
     assert run["status"] == "failed" and run["failures"][0]["dataset"] == "lukaemon_mmlu_anatomy"
     assert run["datasets"]["lukaemon_mmlu_anatomy"]["metrics"] == {}
     assert not (run_dir / "samples.jsonl").exists()
+
+
+def test_each_dataset_is_evaluated_as_soon_as_its_inference_ends(generative_run: Path) -> None:
+    """OverlappedInferTask.evaluate_now: 6 datasets, 4 in flight, so a thread takes its fifth
+    dataset only after evaluating one: some result must predate the last predictions file."""
+    assert "evaluation after inference failed" not in (generative_run / "logs" / "opencompass.log").read_text()
+    model = "smollm2-135m-demo"
+    results = {p.stem: p.stat().st_mtime_ns for p in (generative_run / "results" / model).glob("*.json")}
+    predictions = {p.stem: p.stat().st_mtime_ns for p in (generative_run / "predictions" / model).glob("*.json")}
+    assert sorted(results) == sorted(predictions) == sorted(EXPECTED)
+    assert min(results.values()) < max(predictions.values())

@@ -18,6 +18,9 @@ it. Against a fast server that takes the evaluations (2 s for MMLU on the instan
 HumanEval sandbox, ROUGE over XSum) off the end of the run; against a slow one they hide
 behind the requests still in flight. An evaluation that fails here leaves no result file,
 and the stage runs it again exactly as before, with its error where it always was.
+(OpenCompass's own early evaluation, `OpenICLEvalWatchTask`, sleeps 10 s before its first look
+and then polls status files that only its concurrent infer task writes, every 5 s: longer than
+a whole MMLU run's evaluations against a fast server.)
 """
 
 from __future__ import annotations
@@ -74,9 +77,12 @@ class OverlappedInferTask(OpenICLInferTask):
         task.infer_cfg = dataset_cfg["infer_cfg"]
         task.dataset = build_for_inference(dataset_cfg)  # kept for its evaluation in this process
         task.sub_cfg = {"models": [model_cfg], "datasets": [[dataset_cfg]]}
+        # The config as the evaluation stage will see it: the stock inference writes its model
+        # object into infer_cfg.inferencer.
+        as_planned = copy.deepcopy(dataset_cfg)
         task.logger.info(f"Dataset {dataset_cfg.get('abbr')}: inference starts")
         infer_one_dataset(task)
-        self.evaluate_now(model_cfg, dataset_cfg)
+        self.evaluate_now(model_cfg, as_planned)
 
     def evaluate_now(self, model_cfg: Any, dataset_cfg: Any) -> None:
         """The evaluation stage's own task for this one dataset: the same class, the same config
