@@ -24,6 +24,12 @@ def encode(tokenizer: Any, texts: list[str], special: bool = True) -> list[list[
     backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
     if backend is None or backend.truncation is not None or backend.padding is not None:
         return [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
+    if len(texts) == 1:
+        # One text (the length check's count of each generation prompt): encode_batch would hand
+        # it to its thread pool and wait for a worker, which on a busy machine (two cores shared
+        # with the request loop and the server) waited milliseconds to be scheduled: 17 s of the
+        # length checks' thread time over MMLU's 14,042 prompts instead of about 2.5 s.
+        return [backend.encode(texts[0], add_special_tokens=special).ids]
     return [encoding.ids for encoding in backend.encode_batch(texts, add_special_tokens=special)]
 
 

@@ -21,7 +21,9 @@ def test_counts_equal_transformers_counts_on_real_prompts(data_root: Path) -> No
             texts += [f"{row[0]}\nA) {row[1]}\nB) {row[2]}\nC) {row[3]}\nD) {row[4]}" for row in csv.reader(f)]
     assert tokenizer.is_fast and len(texts) > 500
     assert token_counts(tokenizer, texts) == [len(tokenizer(t).input_ids) for t in texts]
-    assert [token_counts(tokenizer, [t])[0] for t in texts[:50]] == [len(tokenizer(t).input_ids) for t in texts[:50]]
+    assert [token_counts(tokenizer, [t])[0] for t in texts] == [len(tokenizer(t).input_ids) for t in texts]  # one text: its own path
     # the ids themselves, with and without special tokens (scoring encodes through the same path)
     for special in (True, False):
-        assert encode(tokenizer, texts, special) == [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        expected = [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
+        assert encode(tokenizer, texts, special) == expected
+        assert [encode(tokenizer, [t], special)[0] for t in texts] == expected
