@@ -68,7 +68,12 @@ def read_outcomes(run_dir: RunDir, model_abbr: str, abbrs: list[str]) -> list[Da
             outcome.error = "no results (evaluation failed)"
             outcome.log = str(run_dir.eval_log(model_abbr, abbr))
         else:
-            data = _load_json(result)
+            try:
+                data = _load_json(result)
+            except ValueError:  # cut off: OpenCompass writes it in place, and a stop can land mid-write
+                data = {"error": "its results file is not valid JSON (the run stopped while writing it?)"}
+            if not isinstance(data, dict):
+                data = {"error": "its results file holds no scores"}
             if "error" in data:
                 outcome.error = f"evaluator error: {data['error']}"
                 outcome.log = str(run_dir.eval_log(model_abbr, abbr))

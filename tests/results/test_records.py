@@ -54,6 +54,22 @@ def test_a_dataset_without_results_is_a_failure_naming_its_log(tmp_path: Path) -
     assert outcome.log == str(run.opencompass_log)  # the eval task ran inside OpenCompass's process
 
 
+def test_a_results_file_cut_off_is_a_failure_not_a_crash(tmp_path: Path) -> None:
+    """Evaluations run while requests are in flight (OverlappedInferTask.evaluate_now), so a stop
+    can cut a results file short; resume re-evaluates a dataset whose outcome is a failure."""
+    shutil.copytree(DEMO_RUN.path, tmp_path / "run")
+    run = RunDir(tmp_path / "run")
+    manifest = run.read_manifest()
+    assert manifest.model.abbr is not None
+    first, second = list(manifest.datasets)[:2]
+    path = run.results(manifest.model.abbr, first)
+    path.write_bytes(path.read_bytes()[:40])
+    run.results(manifest.model.abbr, second).write_text("[]")
+    cut, empty = read_outcomes(run, manifest.model.abbr, [first, second])
+    assert not cut.ok and "not valid JSON" in (cut.error or "")
+    assert not empty.ok and "no scores" in (empty.error or "")
+
+
 @pytest.mark.parametrize("folder", [DEMO_RUN.path, *EXAMPLE_RUNS], ids=lambda p: p.name)
 def test_schema_1_runs_load_and_round_trip(folder: Path) -> None:
     """Folders written before the typed records (docs/examples) and after load alike, and
