@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,23 @@ def atomic_write_text(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
+    """Each line written as it comes (the whole text is never held), and the file in place only
+    once complete, as `atomic_write_text`; returns the number of lines."""
+    tmp = path.with_name(path.name + ".tmp")
+    count = 0
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            for line in lines:
+                f.write(line + "\n")
+                count += 1
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+    return count
 
 
 def sha256_file(path: Path) -> str:

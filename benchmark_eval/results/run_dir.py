@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..fileio import atomic_write_text
+from ..fileio import atomic_write_lines, atomic_write_text
 from .records import RunManifest, Sample
 
 MANIFEST = "run.json"
@@ -104,8 +104,10 @@ class RunDir:
     def write_manifest(self, manifest: RunManifest) -> None:
         atomic_write_text(self.manifest, manifest.to_json())
 
-    def write_samples(self, samples: Iterable[Sample]) -> None:
-        atomic_write_text(self.samples, "".join(sample.to_json() + "\n" for sample in samples))
+    def write_samples(self, samples: Iterable[Sample]) -> int:
+        """Written one sample at a time (give a generator: a run's samples are never all held);
+        the number written."""
+        return atomic_write_lines(self.samples, (sample.to_json() for sample in samples))
 
     def read_samples(self) -> list[Sample]:
         """Raises SampleLineError naming the first line that is not a sample."""

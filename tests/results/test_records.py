@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +141,19 @@ def test_h100_vllm_example_runs_load_with_their_launch() -> None:
     fp8 = RunManifest.model_validate_json((REPO_ROOT / "docs/examples/h100-vllm/runs/fp8-eager/run.json").read_text())
     assert fp8.server is not None and fp8.server.launch is not None
     assert fp8.server.launch.numerics["quantization"] == fp8.server.launch.numerics["kv_cache_dtype"] == "fp8"
+
+
+def test_samples_are_written_as_they_come_and_only_whole(tmp_path: Path) -> None:
+    samples = DEMO_RUN.read_samples()
+    out = RunDir(tmp_path)
+    assert out.write_samples(s for s in samples) == len(samples)
+    before = out.samples.read_bytes()
+
+    def failing() -> Iterator[Sample]:
+        yield from samples[:3]
+        raise RuntimeError("a dataset's predictions could not be read")
+
+    with pytest.raises(RuntimeError):
+        out.write_samples(failing())
+    assert out.samples.read_bytes() == before  # the old file, not half of a new one
+    assert [p.name for p in tmp_path.iterdir()] == [out.samples.name]  # no temporary left behind
