@@ -50,14 +50,23 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[
     process = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=cwd)
     peak = [0]
+    by_role: dict[str, int] = {}  # the command itself, OpenCompass's process, the rest: who sets the peak
     stop = threading.Event()
+
+    def role(p: psutil.Process) -> str:
+        if p.pid == process.pid:
+            return "command"
+        return "opencompass" if "opencompass_main" in " ".join(p.cmdline()) else "other"
 
     def sample() -> None:
         root = psutil.Process(process.pid)
         while not stop.is_set():
             try:
                 tree = [root, *root.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree if p.is_running()))
+                rss = {p.pid: (role(p), p.memory_info().rss) for p in tree if p.is_running()}
+                peak[0] = max(peak[0], sum(r for _, r in rss.values()))
+                for name, r in rss.values():
+                    by_role[name] = max(by_role.get(name, 0), r)
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -70,7 +79,8 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"benchmark step failed (exit {process.returncode}): {' '.join(cmd[:4])} ...\n{err[-3000:]}")
-    return {"seconds": seconds, "peak_rss_mib": peak[0] / 2**20, "stdout": out}
+    return {"seconds": seconds, "peak_rss_mib": peak[0] / 2**20, "stdout": out,
+            "peak_rss_mib_by_process": {name: round(r / 2**20) for name, r in sorted(by_role.items())}}
 
 
 def request_phase_s(run_dir: Path) -> float:

@@ -93,7 +93,8 @@ def ours(url: str, workload: dict[str, str], results: Path, concurrency: int, ro
     requests = cached_requests(run_dir)
     samples = sum(1 for _ in (run_dir / "samples.jsonl").open())
     return {"run_s": run["seconds"], "request_phase_s": request_phase, "fixed_s": run["seconds"] - request_phase,
-            "peak_rss_mib": run["peak_rss_mib"], "requests": len(requests), "samples": samples,
+            "peak_rss_mib": run["peak_rss_mib"], "peak_rss_mib_by_process": run["peak_rss_mib_by_process"],
+            "requests": len(requests), "samples": samples,
             "prompts": prompts_in(requests),
             "run_dir": str(run_dir), "_requests": requests}
 
@@ -122,8 +123,8 @@ def measure(name: str, url: str, concurrency: int, tmp: Path, skip_bare: bool) -
         result = ours(url, WORKLOADS[name], tmp / name, concurrency, root)
     requests = result.pop("_requests")
     if skip_bare:  # memory alone (e.g. ppl5x): the bare client's time is not wanted
-        print(f"{name:6} {result['samples']:7d} samples | whole run {result['run_s']:7.1f} s | peak {result['peak_rss_mib']:5.0f} MiB",
-              flush=True)
+        print(f"{name:6} {result['samples']:7d} samples | whole run {result['run_s']:7.1f} s | peak {result['peak_rss_mib']:5.0f} MiB"
+              f" (each process's own peak: {result['peak_rss_mib_by_process']})", flush=True)
         return result
     result["bare_s"] = asyncio.run(_bare(url, requests, concurrency))
     result["ratio_whole_run"] = result["run_s"] / result["bare_s"]
