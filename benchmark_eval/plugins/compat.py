@@ -121,6 +121,7 @@ def opencompass_main() -> None:
 
     share_built_datasets()
     fast_in_memory_fingerprints()
+    serialize_global_rng_users()
 
     if os.environ.get("BENCHMARK_EVAL_WAIT_FOR_GO") and sys.stdin.readline().strip() != "go":
         return  # the run went no further (its preflight failed, or it was stopped)
@@ -154,6 +155,40 @@ def fast_in_memory_fingerprints() -> None:
 
     generate._in_memory_random = True  # type: ignore[attr-defined]
     arrow_dataset.generate_fingerprint = generate
+
+
+_GLOBAL_RNG = threading.RLock()
+#: OpenCompass's openicl modules that seed Python's or numpy's global random generator.
+GLOBAL_RNG_MODULES = ("icl_evaluator/icl_hf_evaluator.py", "icl_evaluator/lm_evaluator.py",
+                      "icl_retriever/icl_mdl_retriever.py", "icl_retriever/icl_random_retriever.py")
+
+
+def serialize_global_rng_users() -> None:
+    """OpenCompass's random retrievers seed numpy's global generator, then draw every test
+    item's in-context examples from it; its Hugging Face evaluators (accuracy among them) seed
+    both global generators, score, and put the old state back. Run one at a time, as stock
+    OpenCompass runs its datasets and evaluations, that is deterministic. With datasets in flight
+    together and each evaluated as soon as its inference ends (tasks/overlapped_infer.py), one
+    thread's seeding would land between another's draws. So these run one at a time, under one
+    process-wide lock: their results are those of a sequential run (the judge-model LMEvaluator,
+    which seeds too, included). Idempotent; contract test: the modules that seed are exactly
+    GLOBAL_RNG_MODULES."""
+    from opencompass.openicl.icl_evaluator import LMEvaluator
+    from opencompass.openicl.icl_evaluator.icl_hf_evaluator import HuggingfaceEvaluator
+    from opencompass.openicl.icl_retriever import MDLRetriever, RandomRetriever
+
+    for cls, name in ((HuggingfaceEvaluator, "score"), (LMEvaluator, "score"), (RandomRetriever, "retrieve"),
+                      (MDLRetriever, "retrieve")):
+        original = cls.__dict__[name]
+        if getattr(original, "_serialized", False):
+            continue
+
+        def serialized(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _GLOBAL_RNG:
+                return _original(self, *args, **kwargs)
+
+        serialized._serialized = True  # type: ignore[attr-defined]
+        setattr(cls, name, serialized)
 
 
 _BUILT: dict[str, Any] = {}  # dataset config -> the dataset its inference built, until its evaluation takes it

@@ -232,3 +232,54 @@ def test_a_dataset_is_evaluated_after_its_inference_as_the_stage_would(data_root
                                 "eval": {"runner": {"task": {"dump_details": True}}}})).run()
         stage = json.loads(results.read_text())
     assert ours == stage and "details" in ours and 0 <= ours["accuracy"] <= 100
+
+
+def test_the_modules_that_seed_the_global_random_generators_are_the_serialized_ones() -> None:
+    import opencompass.openicl
+
+    root = Path(opencompass.openicl.__file__).parent
+    seeding = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                     if "random.seed(" in p.read_text(encoding="utf-8"))
+    assert seeding == sorted(compat.GLOBAL_RNG_MODULES)
+
+
+def test_random_retrieval_beside_evaluations_in_threads_is_the_sequential_one(data_root: Path) -> None:
+    """Datasets in flight together, each evaluated as soon as its inference ends: a random
+    retriever's draws in one thread and an accuracy evaluation's seeding in another."""
+    import threading
+
+    from opencompass.openicl.icl_evaluator import AccEvaluator
+    from opencompass.openicl.icl_retriever import RandomRetriever
+    from opencompass.utils import build_dataset_from_cfg
+
+    from benchmark_eval.data.check import data_root_env
+    from benchmark_eval.plan import plan_datasets
+
+    with data_root_env(data_root):
+        dataset = build_dataset_from_cfg(plan_datasets(("mmlu_gen",), ("professional_law",), None)[0].cfg)
+    compat.serialize_global_rng_users()
+    compat.serialize_global_rng_users()  # idempotent: wraps once
+    retriever = RandomRetriever(dataset, ice_num=3, seed=43)
+    alone = retriever.retrieve()
+    assert len(alone) == len(dataset.test) > 1000
+    stop = threading.Event()
+
+    scored: list[float] = []
+
+    def evaluate() -> None:
+        while not stop.is_set():
+            scored.append(AccEvaluator().score(["A", "B"] * 50, ["A", "C"] * 50)["accuracy"])
+
+    drawn: list[list[list[int]]] = []
+    evaluators = [threading.Thread(target=evaluate) for _ in range(2)]
+    retrievers = [threading.Thread(target=lambda: drawn.append(RandomRetriever(dataset, ice_num=3, seed=43).retrieve()))
+                  for _ in range(3)]
+    for thread in evaluators + retrievers:
+        thread.start()
+    for thread in retrievers:
+        thread.join()
+    stop.set()
+    for thread in evaluators:
+        thread.join()
+    assert len(drawn) == 3 and all(d == alone for d in drawn)
+    assert scored and set(scored) == {50.0}  # the evaluations ran beside them, and right

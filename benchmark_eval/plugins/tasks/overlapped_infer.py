@@ -14,10 +14,13 @@ run as a script is always the stock class.
 Each dataset is evaluated as soon as its predictions are written, in the same thread, by the
 stock `OpenICLEvalTask` on the run's own eval settings (`evaluate_now`): OpenCompass's
 evaluation stage, which starts only after every inference, finds its result file and skips
-it. Against a fast server that takes the evaluations (2 s for MMLU on the instant stub; the
-HumanEval sandbox, ROUGE over XSum) off the end of the run; against a slow one they hide
-behind the requests still in flight. An evaluation that fails here leaves no result file,
-and the stage runs it again exactly as before, with its error where it always was.
+it. Against a real server, which the client mostly waits on, the evaluations (the HumanEval
+sandbox, ROUGE over XSum, accuracy) hide behind the requests still in flight; against the
+instant stub, where this process is busy throughout, they only move (docs/performance.md).
+An evaluation that fails here leaves no result file, and the stage runs it again exactly as
+before, with its error where it always was. Retrievers and evaluators that seed the global
+random generators run one at a time (`compat.serialize_global_rng_users`), so threads do not
+change what they draw.
 (OpenCompass's own early evaluation, `OpenICLEvalWatchTask`, sleeps 10 s before its first look
 and then polls status files that only its concurrent infer task writes, every 5 s: longer than
 a whole MMLU run's evaluations against a fast server.)
@@ -88,8 +91,9 @@ class OverlappedInferTask(OpenICLInferTask):
         """The evaluation stage's own task for this one dataset: the same class, the same config
         (the eval keys OpenCompass's partitioner keeps, `eval.runner.task.dump_details` among
         them, are in this task's config too), the same result file."""
-        cfg = Config({"models": [model_cfg], "datasets": [[dataset_cfg]], "work_dir": self.work_dir,
-                      **{key: self.cfg[key] for key in ("eval",) if key in self.cfg}})
+        cfg = Config({"models": [model_cfg], "datasets": [[dataset_cfg]], "work_dir": self.work_dir})
+        if "eval" in self.cfg:
+            cfg["eval"] = self.cfg["eval"]
         results = get_infer_output_path(model_cfg, dataset_cfg, osp.join(self.work_dir, "results"))
         try:
             OpenICLEvalTask(cfg).run()
