@@ -210,6 +210,7 @@ def _mmlu_task(tmp_path: Path) -> tuple[object, dict[str, object], dict[str, obj
 
 
 def test_a_dataset_is_evaluated_after_its_inference_as_the_stage_would(data_root: Path, tmp_path: Path) -> None:
+    from mmengine.config import Config
     from opencompass.tasks import OpenICLEvalTask
 
     from benchmark_eval.data.check import data_root_env
@@ -226,8 +227,7 @@ def test_a_dataset_is_evaluated_after_its_inference_as_the_stage_would(data_root
                                            for i, a in enumerate(answers)}))
         task.evaluate_now(model, dataset)  # type: ignore[attr-defined]
         ours = json.loads(results.read_text())
-        results.rename(tmp_path / "ours.json")
-        from mmengine.config import Config
+        results.rename(tmp_path / "ours.json")  # the stage's own task, on the same config, writes it again
         OpenICLEvalTask(Config({"models": [model], "datasets": [[dataset]], "work_dir": str(tmp_path),
                                 "eval": {"runner": {"task": {"dump_details": True}}}})).run()
         stage = json.loads(results.read_text())
