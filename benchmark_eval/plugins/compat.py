@@ -179,16 +179,20 @@ def serialize_global_rng_users() -> None:
 
     for cls, name in ((HuggingfaceEvaluator, "score"), (LMEvaluator, "score"), (RandomRetriever, "retrieve"),
                       (MDLRetriever, "retrieve")):
-        original = cls.__dict__[name]
-        if getattr(original, "_serialized", False):
-            continue
+        if not getattr(cls.__dict__[name], "_serialized", False):
+            setattr(cls, name, _serialized(cls.__dict__[name]))
 
-        def serialized(self: Any, *args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-            with _GLOBAL_RNG:
-                return _original(self, *args, **kwargs)
 
-        serialized._serialized = True  # type: ignore[attr-defined]
-        setattr(cls, name, serialized)
+def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
+    # functools.wraps keeps the signature: OpenCompass's eval task passes an evaluator's score
+    # exactly the arguments its signature names.
+    @functools.wraps(original)
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _GLOBAL_RNG:
+            return original(self, *args, **kwargs)
+
+    serialized._serialized = True  # type: ignore[attr-defined]
+    return serialized
 
 
 _BUILT: dict[str, Any] = {}  # dataset config -> the dataset its inference built, until its evaluation takes it

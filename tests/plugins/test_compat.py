@@ -257,8 +257,11 @@ def test_random_retrieval_beside_evaluations_in_threads_is_the_sequential_one(da
 
     with data_root_env(data_root):
         dataset = build_dataset_from_cfg(plan_datasets(("mmlu_gen",), ("professional_law",), None)[0].cfg)
+    stock_signature = inspect.signature(AccEvaluator().score)
     compat.serialize_global_rng_users()
     compat.serialize_global_rng_users()  # idempotent: wraps once
+    # OpenCompass's eval task hands score() the arguments its signature names
+    assert inspect.signature(AccEvaluator().score) == stock_signature and "references" in stock_signature.parameters
     retriever = RandomRetriever(dataset, ice_num=3, seed=43)
     alone = retriever.retrieve()
     assert len(alone) == len(dataset.test) > 1000
