@@ -109,9 +109,10 @@ def run_folder(stdout: str) -> Path:
     return Path(stdout.strip().splitlines()[-1].removeprefix("results: "))
 
 
-def write_result(name: str, data: dict[str, Any]) -> Path:
+def write_result(name: str, data: dict[str, Any], label: str = "") -> Path:
+    """benchmarks/results/NAME.json, or NAME_LABEL.json: a label keeps runs of two codes apart."""
     RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    path = RESULTS / (f"{name}_{label}.json" if label else f"{name}.json")
     machine = {"cpus": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
                "platform": platform.platform(), "python": platform.python_version(),
                "cpu": next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()

@@ -147,7 +147,7 @@ def main() -> None:
     with instant_server() as url, tempfile.TemporaryDirectory(prefix="ceiling-speed-") as tmp:
         for name in args.only.split(","):
             report["workloads"][name] = {"settings": WORKLOADS[name], **measure(name, url, args.concurrency, Path(tmp), args.skip_bare)}
-    print(f"wrote {write_result('ceiling_speed' + (f'_{args.label}' if args.label else ''), report)}")
+    print(f"wrote {write_result('ceiling_speed', report, args.label)}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ usage: .venv/bin/python benchmarks/serving_speed.py [--skip-stock] [--label NAME
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import sqlite3
@@ -92,8 +93,11 @@ def stock(base_url: str, plan: Path, tuned: bool) -> dict[str, Any]:
 
 
 def main() -> None:
-    skip_stock = "--skip-stock" in sys.argv
-    label = sys.argv[sys.argv.index("--label") + 1] if "--label" in sys.argv[:-1] else ""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--skip-stock", action="store_true", help="no stock OpenCompass columns")
+    parser.add_argument("--label", default="", help="a name for this measurement in the result file (e.g. before)")
+    args = parser.parse_args()
+    skip_stock, label = args.skip_stock, args.label
     report: dict[str, Any] = {"concurrency": CONCURRENCY, "generation": GEN, "ppl": PPL}
     with demo_server() as server, tempfile.TemporaryDirectory(prefix="serving-speed-") as tmp:
         url = server.base_url
@@ -130,7 +134,7 @@ def main() -> None:
     print(f"  {'bare asyncio client':34} {ppl['bare_prompts_per_s']:8.2f} prompts/s")
     print(f"  {'ours, request phase':34} {ppl['ours_prompts_per_s']:8.2f} prompts/s   ratio {ppl['ratio_request_phase']:.2f} (goal >= 0.9)")
     print(f"  {'ours, whole run':34} {ppl['ours_prompts_per_s_whole_run']:8.2f} prompts/s   peak {ppl['peak_rss_mib']:.0f} MiB")
-    print(f"wrote {write_result('serving_speed' + (f'_{label}' if label else ''), report)}")
+    print(f"wrote {write_result('serving_speed', report, label)}")
 
 
 if __name__ == "__main__":
