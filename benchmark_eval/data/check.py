@@ -126,9 +126,10 @@ def _dataset_files(location: Path, subject: str | None) -> list[Path]:
 def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) -> DataInfo:
     """Check one planned dataset under `root` (COMPASS_DATA_CACHE must point there); raise DataProblem.
     `references`: also return the gold answers as OpenCompass's inferencers record them."""
-    from opencompass.utils.build import build_dataset_from_cfg
+    from ..plugins.compat import fast_in_memory_fingerprints, lazy_dataset_loaders
 
-    from ..plugins.compat import fast_in_memory_fingerprints
+    lazy_dataset_loaders()  # before anything imports all of OpenCompass's loaders
+    from opencompass.utils.build import build_dataset_from_cfg
 
     fast_in_memory_fingerprints()
     layout = LAYOUTS.get(str(item.cfg.get("path", "")))

@@ -8,6 +8,7 @@ import importlib.metadata
 import inspect
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from opencompass.models import OpenAISDK
@@ -286,3 +287,139 @@ def test_random_retrieval_beside_evaluations_in_threads_is_the_sequential_one(da
         thread.join()
     assert len(drawn) == 3 and all(d == alone for d in drawn)
     assert scored and set(scored) == {50.0}  # the evaluations ran beside them, and right
+
+
+def test_the_loader_index_names_the_objects_a_full_import_binds() -> None:
+    """Every name `lazy_dataset_loaders` takes from one submodule is the object the whole
+    package binds to that name (a fresh run of its __init__, whatever this process imported)."""
+    import importlib
+    import importlib.util
+
+    spec = importlib.util.find_spec("opencompass.datasets")
+    assert spec is not None and spec.origin is not None and spec.loader is not None
+    index = compat.dataset_loader_index(Path(spec.origin).parent)
+    whole = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(whole)
+    settled = {name: where for name, where in index.items() if where is not None}
+    assert len(settled) > 1000 and {"MMLUDataset", "CEvalDataset", "GSM8KDataset", "HumanevalDataset", "XsumDataset"} <= set(settled)
+    wrong = []
+    for name, (module, attribute) in settled.items():
+        value = getattr(importlib.import_module(f"opencompass.datasets.{module}"), attribute, None)
+        if value is None:
+            continue  # not bound there after all: the lazy package then loads the whole package
+        if name not in vars(whole) or vars(whole)[name] is not value:
+            wrong.append(name)
+    assert wrong == []
+
+
+LAZY_CHECK = """
+import sys
+from benchmark_eval.plugins.compat import lazy_dataset_loaders
+lazy_dataset_loaders()
+from opencompass.cli.main import main
+from opencompass.utils import build_dataset_from_cfg
+from opencompass.datasets import MMLUDataset, CEvalDataset, GSM8KDataset, gsm8k_postprocess, HumanevalDataset, XsumDataset
+loaders = sorted(m for m in sys.modules if m.startswith("opencompass.datasets."))
+print(len(loaders), MMLUDataset.__module__)
+from opencompass.registry import LOAD_DATASET
+print(LOAD_DATASET.get("ChatMLDataset").__name__, len([m for m in sys.modules if m.startswith("opencompass.datasets.")]) > 400)
+import opencompass.datasets
+try:
+    opencompass.datasets.NoSuchLoader
+except AttributeError as error:
+    print("AttributeError", error)
+"""
+
+
+def test_lazy_loaders_import_what_a_run_names_and_the_rest_on_demand() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", LAZY_CHECK], capture_output=True, text=True, timeout=120, check=True).stdout.split("\n")
+    count, module = out[0].split()
+    assert int(count) < 30 and module == "opencompass.datasets.mmlu"  # not the 460 loaders
+    assert out[1] == "ChatMLDataset True"  # a registry lookup by bare name loads the whole package
+    assert out[2].startswith("AttributeError") and "NoSuchLoader" in out[2]
+
+
+def _prompt_lists(data_root: Path, config: str, subjects: tuple[str, ...], max_seq_len: int, counted: list[str],
+                  build: Any = None) -> list[object]:
+    """The generation prompts GenInferencer builds for a stock config's datasets (its own
+    retriever and templates), the model side of its length check counting for real."""
+    from opencompass.registry import ICL_PROMPT_TEMPLATES, ICL_RETRIEVERS
+    from opencompass.utils import build_dataset_from_cfg
+
+    from benchmark_eval.data.check import data_root_env
+    from benchmark_eval.plan import plan_datasets
+    from benchmark_eval.plugins.models.tokenizers import load_tokenizer, token_counts
+
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+
+    class Counting:
+        def get_token_len_from_template(self, prompt: object, mode: str) -> int:
+            counted.append(str(prompt))
+            return token_counts(tokenizer, [str(prompt)])[0]
+
+    prompts: list[object] = []
+    for planned in plan_datasets((config,), subjects, None):
+        infer = planned.cfg["infer_cfg"]
+        with data_root_env(data_root):
+            dataset = build_dataset_from_cfg(planned.cfg)
+        templates = {k: ICL_PROMPT_TEMPLATES.build(infer[k]) for k in ("ice_template", "prompt_template") if k in infer}
+        retriever = ICL_RETRIEVERS.build({**infer["retriever"], "dataset": dataset})
+        inferencer = GenInferencer.__new__(GenInferencer)
+        inferencer.model = Counting()
+        prompts += (build or GenInferencer.get_generation_prompt_list_from_retriever_indices)(
+            inferencer, retriever.retrieve(), retriever, gen_field_replace_token="", max_seq_len=max_seq_len, **templates)
+    return prompts
+
+
+def test_prompts_without_examples_are_built_without_counting_and_are_the_same(data_root: Path) -> None:
+    compat.no_length_checks_without_examples()
+    compat.no_length_checks_without_examples()  # idempotent: wraps once
+    ours = GenInferencer.get_generation_prompt_list_from_retriever_indices
+    stock = ours.__wrapped__  # type: ignore[attr-defined]
+    assert getattr(stock, "__wrapped__", None) is None and inspect.signature(ours) == inspect.signature(stock)
+    zero, few = ("mmlu_gen", ("anatomy", "college_physics"), 2048), ("ceval_gen", ("computer_network",), 700)
+    counted_stock: list[str] = []
+    zero_stock = _prompt_lists(data_root, *zero, counted_stock, build=stock)
+    zero_counts = len(counted_stock)
+    few_stock = _prompt_lists(data_root, *few, counted_stock, build=stock)  # 5-shot, short: examples are dropped
+    assert zero_counts == len(zero_stock) and len(counted_stock) - zero_counts > len(few_stock)
+    counted: list[str] = []
+    assert _prompt_lists(data_root, *zero, counted) == zero_stock and counted == []
+    assert _prompt_lists(data_root, *few, counted) == few_stock and len(counted) == len(counted_stock) - zero_counts
+
+
+def test_chat_messages_with_token_bounds_are_those_with_exact_counts(data_root: Path) -> None:
+    """Real MMLU prompts, and prompts around the limit: the same messages and max_out_len with the
+    bound as with exact counts; exact counts only where the bound cannot settle it."""
+    from benchmark_eval.plugins.models.tokenizers import load_tokenizer, token_count_bound, token_counts
+
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+    bound = token_count_bound(tokenizer)
+    assert bound is not None  # SmolLM2: byte-level BPE, no normalizer
+    exact_calls: list[str] = []
+
+    def exact(text: str) -> int:
+        exact_calls.append(text)
+        return token_counts(tokenizer, [text])[0]
+
+    counted: list[str] = []
+    prompts: list[object] = [str(p) for p in _prompt_lists(data_root, "mmlu_gen", ("anatomy",), 2048, counted)]
+    prompts += [PromptList([{"role": "HUMAN", "prompt": str(p)}, {"role": "BOT", "prompt": "A"},
+                            {"role": "HUMAN", "prompt": "Again?"}]) for p in prompts[:20]]
+    prompts += ["word " * 380, "é" * 900, "数" * 700, "🙂" * 400]  # near the limit; the last, most tokens a byte
+    with_bound = compat.ChatMessages(exact, upper_bound=lambda: bound)
+    exact_only = compat.ChatMessages(exact)
+    settled = 0
+    for prompt in prompts:
+        texts = [prompt] if isinstance(prompt, str) else [item["prompt"] for item in prompt]  # type: ignore[attr-defined]
+        tight = 2048 - 100 - sum(token_counts(tokenizer, texts)) + 1  # exact counts lower it by one
+        for max_out_len in (64, tight):
+            exact_calls.clear()
+            ours = with_bound.build(prompt, max_out_len, 2048)
+            settled += not exact_calls
+            assert ours == exact_only.build(prompt, max_out_len, 2048)
+            assert (ours[1] == max_out_len - 1) == (max_out_len == tight)
+    assert settled >= len(prompts) - 4  # every MMLU prompt settled by its bound at max_out_len 64

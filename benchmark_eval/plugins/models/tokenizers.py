@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -36,3 +38,37 @@ def encode(tokenizer: Any, texts: list[str], special: bool = True) -> list[list[
 def token_counts(tokenizer: Any, texts: list[str]) -> list[int]:
     """len(tokenizer(text).input_ids) for each text, special tokens included."""
     return [len(ids) for ids in encode(tokenizer, texts)]
+
+
+def _pre_tokenizers(spec: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if spec is None:
+        return []
+    return [p for inner in spec.get("pretokenizers", []) for p in _pre_tokenizers(inner)] if spec.get("type") == "Sequence" else [spec]
+
+
+@lru_cache(maxsize=4)
+def token_count_bound(tokenizer: Any) -> Callable[[str], int] | None:
+    """An upper bound on `token_counts` of a text that tokenizes nothing, where the tokenizer
+    admits one; else None.
+
+    A byte-level BPE (GPT-2's scheme: SmolLM2, Llama 3, ...) maps every UTF-8 byte of the text
+    to one symbol and merges symbols, so each token covers at least one byte: at most one token
+    per byte, plus the special tokens its post-processor adds. That holds only when nothing
+    rewrites the text first (no normalizer) and no prefix space is added (which ByteLevel adds to
+    every piece a Split or an added token leaves). Every other tokenizer gets None: exact counts."""
+    backend = getattr(tokenizer, "backend_tokenizer", None) if getattr(tokenizer, "is_fast", False) else None
+    if backend is None:
+        return None
+    spec = json.loads(backend.to_str())
+    pieces = _pre_tokenizers(spec.get("pre_tokenizer"))
+    byte_level = [p for p in pieces if p.get("type") == "ByteLevel"]
+    if (spec.get("normalizer") is not None or spec.get("model", {}).get("type") != "BPE" or not byte_level
+            or any(p.get("add_prefix_space") for p in byte_level)
+            or any(p.get("type") not in ("ByteLevel", "Split", "Digits", "Punctuation") for p in pieces)):
+        return None
+    specials = len(backend.encode("", add_special_tokens=True).ids)
+
+    def bound(text: str) -> int:
+        return len(text.encode("utf-8")) + specials
+
+    return bound

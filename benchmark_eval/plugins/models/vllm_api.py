@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import groupby
 from pathlib import Path
@@ -34,7 +34,7 @@ from ..compat import ChatMessages
 from .api_client import ApiClient, ApiRequest, RequestFailed
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .progress import tick
-from .tokenizers import encode, load_tokenizer, token_counts
+from .tokenizers import encode, load_tokenizer, token_count_bound, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
 
@@ -63,7 +63,7 @@ class VLLMApi(BaseAPIModel):
         self.datasets_in_flight = datasets_in_flight  # read by OverlappedInferTask
         self.logprobs = logprobs  # top-k alternatives per generated token; 0: no log-probs asked
         self.traces = TraceWriter(self.log_dir / "generations") if self.log_dir else None
-        self.messages = ChatMessages(self.get_token_len)
+        self.messages = ChatMessages(self.get_token_len, upper_bound=self._token_bound)
         # OpenCompass counts a prompt's tokens up to three times (its length check, then the
         # OpenAI-class truncation): count each prompt once.
         self._token_len = lru_cache(maxsize=8192)(self._count_tokens)
@@ -78,6 +78,9 @@ class VLLMApi(BaseAPIModel):
         check keeps them so that scoring does not encode the same text again."""
         tokenizer = load_tokenizer(self.tokenizer_path)
         return [array("i", ids) for start in range(0, len(prompts), 1024) for ids in encode(tokenizer, prompts[start:start + 1024])]
+
+    def _token_bound(self) -> Callable[[str], int] | None:
+        return token_count_bound(load_tokenizer(self.tokenizer_path))
 
     def _count_tokens(self, prompt: str) -> int:
         # As OpenCompass's OpenAI class counts with a Hugging Face tokenizer (special tokens included).

@@ -27,3 +27,30 @@ def test_counts_equal_transformers_counts_on_real_prompts(data_root: Path) -> No
         expected = [list(ids) for ids in tokenizer(texts, add_special_tokens=special)["input_ids"]]
         assert encode(tokenizer, texts, special) == expected
         assert [encode(tokenizer, [t], special)[0] for t in texts] == expected
+
+
+@pytest.mark.skipif(not is_ready(), reason="the demo model is prepared by install.sh")
+def test_the_token_bound_is_never_below_the_count() -> None:
+    """Seeded random texts over ASCII, accents, combining marks, CJK, emoji, zero-width and
+    special-token strings: the byte bound is an upper bound, and reached (it is not loose by
+    design). A tokenizer that rewrites text first (a normalizer) gets no bound."""
+    import random
+
+    from tokenizers import normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    from benchmark_eval.plugins.models.tokenizers import token_count_bound
+
+    tokenizer = load_tokenizer(str(demo_model_dir()))
+    bound = token_count_bound(tokenizer)
+    assert bound is not None
+    pieces = [chr(c) for c in range(32, 127)] + ["é", "\u0301", "数", "学", "🙂", "\u200b", "\u3000", "\n", "\t",
+                                                 "<|im_start|>", "<|im_end|>", "<|endoftext|>", "  ", "\n\n"]
+    rng = random.Random(17)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 300))) for _ in range(3000)]
+    counts = token_counts(tokenizer, texts)
+    assert all(c <= bound(t) for c, t in zip(counts, texts))
+    assert any(c == bound(t) and c > 0 for c, t in zip(counts, texts))
+    rewritten = tokenizer.backend_tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    rewritten.normalizer = normalizers.NFKC()
+    assert token_count_bound(PreTrainedTokenizerFast(tokenizer_object=rewritten)) is None

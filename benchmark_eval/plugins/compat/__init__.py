@@ -22,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-OPENCOMPASS_VERSION = "0.5.4"
+from .loaders import OPENCOMPASS_VERSION, dataset_loader_index, lazy_dataset_loaders
 
-__all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric",
+__all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric", "dataset_loader_index",
+           "lazy_dataset_loaders", "no_length_checks_without_examples",
            "convert_chat_messages", "datasets_mapping", "dump_results_dict", "infer_one_dataset", "local_runner",
            "opencompass_main", "rouge_inputs", "primary_metric", "summary_groups"]
 
@@ -116,12 +117,13 @@ def opencompass_main() -> None:
         return text, False
 
     yapf_api.FormatCode = unformatted  # mmengine imports it from here inside pretty_text, at each call
-    import opencompass.datasets  # noqa: F401  (the loaders: most of the import time, paid before "go")
-    from opencompass.cli.main import main
+    lazy_dataset_loaders()
+    from opencompass.cli.main import main  # most of the import time, paid before "go"
 
     share_built_datasets()
     fast_in_memory_fingerprints()
     serialize_global_rng_users()
+    no_length_checks_without_examples()
 
     if os.environ.get("BENCHMARK_EVAL_WAIT_FOR_GO") and sys.stdin.readline().strip() != "go":
         return  # the run went no further (its preflight failed, or it was stopped)
@@ -193,6 +195,29 @@ def _serialized(original: Callable[..., Any]) -> Callable[..., Any]:
 
     serialized._serialized = True  # type: ignore[attr-defined]
     return serialized
+
+
+def no_length_checks_without_examples() -> None:
+    """OpenCompass's GenInferencer counts every prompt's tokens for one use: to drop in-context
+    examples from a prompt longer than max_seq_len (`while len(ice_idx) > 0 and count >
+    max_seq_len`). A dataset without examples (every `ice_idx` empty: a zero-shot retriever) can
+    drop none, so for it the counts change nothing, yet cost a tokenization per prompt: 4 s of
+    OpenCompass's interpreter for MMLU's 14,042 generation prompts. Such a dataset's prompts are
+    built without the check; the prompts are the same (contract test). Idempotent."""
+    from opencompass.openicl.icl_inferencer import GenInferencer
+
+    original = GenInferencer.get_generation_prompt_list_from_retriever_indices
+    if getattr(original, "_checks_examples_only", False):
+        return
+
+    @functools.wraps(original)
+    def prompts(self: Any, ice_idx_list: list[list[int]], retriever: Any, gen_field_replace_token: str,
+                max_seq_len: int | None = None, ice_template: Any = None, prompt_template: Any = None) -> Any:
+        return original(self, ice_idx_list, retriever, gen_field_replace_token,
+                        max_seq_len if any(ice_idx_list) else None, ice_template, prompt_template)
+
+    prompts._checks_examples_only = True  # type: ignore[attr-defined]
+    GenInferencer.get_generation_prompt_list_from_retriever_indices = prompts
 
 
 _BUILT: dict[str, Any] = {}  # dataset config -> the dataset its inference built, until its evaluation takes it
@@ -271,9 +296,16 @@ def rouge_inputs(evaluator: Any, predictions: list[Any], references: list[Any]) 
 class ChatMessages:
     """OpenCompass's OpenAI-class conversion of a prompt into chat messages, with its
     truncation and max_out_len adjustment, without an OpenAI client: the server model class
-    (VLLMApi) sends its own requests, so the bodies stay exactly the stock ones."""
+    (VLLMApi) sends its own requests, so the bodies stay exactly the stock ones.
 
-    def __init__(self, get_token_len: Callable[[str], int], mode: str = "none") -> None:
+    With mode "none" the conversion uses token counts only to refuse a prompt longer than
+    max_seq_len and to lower max_out_len to what still fits (max_seq_len - count - 100). Given
+    `upper_bound` (`tokenizers.token_count_bound`), a prompt whose bound already leaves room for
+    max_out_len is converted with the bounds: both uses come out as with the exact counts, and
+    no text is tokenized. Any other prompt is counted exactly."""
+
+    def __init__(self, get_token_len: Callable[[str], int], mode: str = "none",
+                 upper_bound: Callable[[], Callable[[str], int] | None] | None = None) -> None:
         from opencompass.models.openai_api import OpenAI
         from opencompass.utils.logging import get_logger
 
@@ -286,9 +318,16 @@ class ChatMessages:
         sdk.image_min_edge = None
         self._sdk = sdk
         self.mode = mode
+        self._upper_bound = upper_bound
 
     def build(self, prompt: Any, max_out_len: int, max_seq_len: int) -> tuple[list[dict[str, Any]], int]:
         """The request's messages and the max_out_len that still fits max_seq_len."""
-        messages, max_out_len = self._sdk._preprocess_messages(prompt, max_out_len, max_seq_len, self.mode,
-                                                               self._sdk.get_token_len)
+        count = self._sdk.get_token_len
+        bound = self._upper_bound() if self._upper_bound is not None and self.mode == "none" else None
+        if bound is not None:
+            texts: list[Any] = [prompt] if isinstance(prompt, str) else [
+                item.get("prompt", item.get("content")) if isinstance(item, dict) else None for item in prompt]
+            if all(isinstance(t, str) for t in texts) and sum(map(bound, texts)) + 100 + max_out_len <= max_seq_len:
+                count = bound
+        messages, max_out_len = self._sdk._preprocess_messages(prompt, max_out_len, max_seq_len, self.mode, count)
         return self._sdk._messages_to_chat_completions(messages), max_out_len
