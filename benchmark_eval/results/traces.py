@@ -23,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .records import GenerationTrace
-from .run_dir import RunDir
+from .run_dir import RunDir, paused_gc
 
 _DECIMALS = 5
 
@@ -77,12 +77,15 @@ class _TraceLine(BaseModel):
 def read_traces(run_dir: RunDir) -> dict[str, GenerationTrace]:
     """prompt hash -> trace, over every process's file (the same prompt has the same trace)."""
     traces: dict[str, GenerationTrace] = {}
-    for path in sorted(run_dir.generations.glob("*.jsonl")):
-        with open(path, "rb") as f:
-            for line in f:
-                try:  # parsed and checked in one pass by pydantic (twice as fast as json.loads, then validate)
-                    record = _TraceLine.model_validate_json(line)
-                except ValueError:  # ValidationError included
-                    continue  # cut short (see above)
-                traces[record.prompt] = record.trace
+    # paused_gc: a trace is a few small lists; the collector's passes over 14,000 of them were
+    # two thirds of the time (0.55 s against 0.20 s for MMLU's generations)
+    with paused_gc():
+        for path in sorted(run_dir.generations.glob("*.jsonl")):
+            with open(path, "rb") as f:
+                for line in f:
+                    try:  # parsed and checked in one pass by pydantic (twice as fast as json.loads, then validate)
+                        record = _TraceLine.model_validate_json(line)
+                    except ValueError:  # ValidationError included
+                        continue  # cut short (see above)
+                    traces[record.prompt] = record.trace
     return traces
