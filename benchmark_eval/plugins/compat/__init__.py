@@ -1,7 +1,8 @@
 """Every OpenCompass symbol and behaviour we rely on that is not its public API, in one place.
 
 Pinned to OpenCompass 0.5.4 (requirements/evaluator.lock). Each entry here has a contract test
-in tests/plugins/test_compat.py that runs in milliseconds, so an OpenCompass upgrade that
+in tests/plugins/test_compat.py (the loaders': test_compat_loaders.py; the skipped length checks':
+test_length_checks.py) that runs in seconds at most, so an OpenCompass upgrade that
 moves or changes one fails there first, with the symbol's name, not forty minutes into a run.
 Nothing else in the package imports a private OpenCompass name. OpenCompass is imported inside
 each function (importing it takes seconds): planning a run and the CLI's checks stay fast.
