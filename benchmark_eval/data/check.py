@@ -123,10 +123,11 @@ def _dataset_files(location: Path, subject: str | None) -> list[Path]:
     return files
 
 
-def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) -> DataInfo:
+def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False, keep: Path | None = None) -> DataInfo:
     """Check one planned dataset under `root` (COMPASS_DATA_CACHE must point there); raise DataProblem.
-    `references`: also return the gold answers as OpenCompass's inferencers record them."""
-    from ..plugins.compat import fast_in_memory_fingerprints, lazy_dataset_loaders
+    `references`: also return the gold answers as OpenCompass's inferencers record them.
+    `keep`: leave the dataset built there for the run's inference (compat.keep_built)."""
+    from ..plugins.compat import fast_in_memory_fingerprints, keep_built, lazy_dataset_loaders
 
     lazy_dataset_loaders()  # before anything imports all of OpenCompass's loaders
     from opencompass.utils.build import build_dataset_from_cfg
@@ -143,7 +144,8 @@ def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) 
         raise DataProblem(f"no data at {location}", "put the files there or point the data root at the folder holding data/",
                           status="missing")
     try:
-        test = build_dataset_from_cfg(item.cfg).test
+        dataset = build_dataset_from_cfg(item.cfg)
+        test = dataset.test
         rows = len(test)
         column = item.cfg.get("reader_cfg", {}).get("output_column")
         golds = [str(x) for x in test[column]] if references and column else None
@@ -153,6 +155,8 @@ def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False) 
     if rows == 0:
         raise DataProblem(f"no samples under {location}", "the file is empty or limit/test split selects nothing")
     files = _dataset_files(location, item.subject)
+    if keep is not None:
+        keep_built(item.cfg, dataset, keep)
     return DataInfo(str(location), {str(p.relative_to(root)) if p.is_relative_to(root) else str(p): sha256_file(p)
                                     for p in files}, rows, records, golds)
 

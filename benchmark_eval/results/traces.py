@@ -76,16 +76,34 @@ class _TraceLine(BaseModel):
 
 def read_traces(run_dir: RunDir) -> dict[str, GenerationTrace]:
     """prompt hash -> trace, over every process's file (the same prompt has the same trace)."""
-    traces: dict[str, GenerationTrace] = {}
-    # paused_gc: a trace is a few small lists; the collector's passes over 14,000 of them were
-    # two thirds of the time (0.55 s against 0.20 s for MMLU's generations)
-    with paused_gc():
-        for path in sorted(run_dir.generations.glob("*.jsonl")):
-            with open(path, "rb") as f:
-                for line in f:
+    return TraceReader(run_dir).read_on()
+
+
+class TraceReader:
+    """The run's traces, read on from where the last call stopped (samples_ahead.py reads them
+    while OpenCompass still appends). A line without its newline yet is left for the next call;
+    a line that does not parse (cut short, see above) is skipped."""
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self.run_dir = run_dir
+        self.traces: dict[str, GenerationTrace] = {}
+        self._read_to: dict[Path, int] = {}
+
+    def read_on(self) -> dict[str, GenerationTrace]:
+        # paused_gc: a trace is a few small lists; the collector's passes over 14,000 of them were
+        # two thirds of the time (0.55 s against 0.20 s for MMLU's generations)
+        with paused_gc():
+            for path in sorted(self.run_dir.generations.glob("*.jsonl")):
+                start = self._read_to.get(path, 0)
+                with open(path, "rb") as f:
+                    f.seek(start)
+                    data = f.read()
+                complete = data.rfind(b"\n") + 1
+                for line in data[:complete].splitlines():
                     try:  # parsed and checked in one pass by pydantic (twice as fast as json.loads, then validate)
                         record = _TraceLine.model_validate_json(line)
                     except ValueError:  # ValidationError included
-                        continue  # cut short (see above)
-                    traces[record.prompt] = record.trace
-    return traces
+                        continue
+                    self.traces[record.prompt] = record.trace
+                self._read_to[path] = start + complete
+        return self.traces

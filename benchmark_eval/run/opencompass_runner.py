@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..plugins.compat.built_datasets import BUILT_DATASETS_ENV
 from ..plugins.models.progress import PROGRESS_ENV, read_count
 from ..results import RunDir
 from . import stops
@@ -44,6 +46,8 @@ class OpenCompassProcess:
     preflight runs, then waits for `go()`; `stop()` ends it (and its tasks) if the run goes no
     further. It runs from a scratch folder, because it writes ./tmp, ./.cache and
     ./icl_inference_output into its current folder; its console goes to logs/opencompass.log.
+    The data preflight leaves the datasets it built in `built_datasets`, inside that folder, and
+    OpenCompass's inference takes them from there (compat.build_for_inference).
     """
 
     def __init__(self, run_dir: RunDir, data_root: Path, extra_env: dict[str, str] | None = None,
@@ -52,10 +56,13 @@ class OpenCompassProcess:
         run_dir.opencompass_log.parent.mkdir(parents=True, exist_ok=True)
         run_dir.progress_file.write_bytes(b"")
         self._scratch = tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent)
+        self.built_datasets = Path(self._scratch.name) / "built-datasets"
+        self.built_datasets.mkdir()
         # OpenCompass's work dir is the run's parent and its "reuse" stamp the run folder's name,
         # so it writes predictions/, results/, summary/ and logs/ into the run folder itself.
         cmd = [sys.executable, "-c", LAUNCH, str(run_dir.plan_config), "-w", str(run_dir.path.parent), "-r", run_dir.path.name]
-        env = {**opencompass_env(data_root, run_dir.progress_file, extra_env), WAIT_FOR_GO: "1"}
+        env = {**opencompass_env(data_root, run_dir.progress_file, extra_env), WAIT_FOR_GO: "1",
+               BUILT_DATASETS_ENV: str(self.built_datasets)}
         with stops.deferred(), open(run_dir.opencompass_log, "wb") as log:  # the child keeps its own handle
             # Its own process group: a stop reaches OpenCompass (and its tasks) through us only,
             # and stop_group ends all of it.
@@ -79,16 +86,18 @@ class OpenCompassProcess:
             self.process.stdin.close()
         self._scratch.cleanup()
 
-    def follow(self, console: Console, model_abbr: str, total_requests: int, total_datasets: int) -> int:
+    def follow(self, console: Console, model_abbr: str, total_requests: int, total_datasets: int,
+               on_tick: Callable[[], None] | None = None) -> int:
         """Run to completion; return OpenCompass's exit code (which is 0 even if tasks failed).
+        `on_tick`: called with each refresh of the progress display (every half second).
         The caller stops it on every way out (pipeline._execute)."""
         _follow(self.process, console, total_requests, total_datasets, self.run_dir.progress_file,
-                self.run_dir.predictions_dir(model_abbr), self.run_dir.results_dir(model_abbr))
+                self.run_dir.predictions_dir(model_abbr), self.run_dir.results_dir(model_abbr), on_tick)
         return self.process.returncode
 
 
 def _follow(process: subprocess.Popen[bytes], console: Console, total_requests: int, total_datasets: int,
-            progress_file: Path, predictions_dir: Path, results_dir: Path) -> None:
+            progress_file: Path, predictions_dir: Path, results_dir: Path, on_tick: Callable[[], None] | None) -> None:
     """Show progress until OpenCompass exits; the phase is requests until every dataset has
     its predictions file, then evaluation."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -102,6 +111,8 @@ def _follow(process: subprocess.Popen[bytes], console: Console, total_requests: 
             stops.set_phase("evaluation" if predicted >= total_datasets else "requests")
             progress.update(requests, completed=min(read_count(progress_file), total_requests))
             progress.update(datasets, completed=len(list(results_dir.glob("*.json"))) if results_dir.is_dir() else 0)
+            if on_tick is not None:
+                on_tick()
 
         while process.poll() is None:
             refresh()

@@ -34,7 +34,8 @@ from ..plan import (
     runs_code,
     write_config,
 )
-from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, build_samples, read_outcomes, record_group_scores
+from ..plugins.models.tokenizers import PRELOAD_TOKENIZER_ENV
+from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
     SCHEMA_VERSION,
@@ -51,7 +52,7 @@ from ..results.records import (
 )
 from ..results.requests import request_stats
 from ..results.run_dir import free_folder
-from ..results.traces import read_traces
+from ..results.samples_ahead import SamplesAhead
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
 from ..server.metrics import latency_between, scrape
@@ -96,10 +97,12 @@ def _prepare(settings: RunSettings) -> _Prepared:
 def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) -> tuple[OpenCompassProcess, dict[str, DataInfo]]:
     """OpenCompass started on the run's plan, importing while the data preflight runs; the data's
     description once it passed. A failed or stopped preflight stops OpenCompass again."""
-    process = OpenCompassProcess(run_dir, settings.data_root.resolve(), prep.backend.task_env(settings),
-                                 prep.runner.scratch_parent(run_dir))
+    env = prep.backend.task_env(settings)
+    if prep.backend.in_process:  # the model, and so its tokenizer, lives in OpenCompass's process
+        env[PRELOAD_TOKENIZER_ENV] = str(prep.target.tokenizer)
+    process = OpenCompassProcess(run_dir, settings.data_root.resolve(), env, prep.runner.scratch_parent(run_dir))
     try:
-        return process, check_data_apart(prep.planned, settings.data_root.resolve())
+        return process, check_data_apart(prep.planned, settings.data_root.resolve(), keep=process.built_datasets)
     except BaseException:
         process.stop()
         raise
@@ -214,30 +217,41 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
                         "it stopped before its plan was written, start a new run")
     settings = parse_run_settings(manifest.settings or {})
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
-    data = check_data_apart(prep.planned, settings.data_root.resolve())
     changed = [cfg["abbr"] for cfg in prep.datasets
                if cfg["abbr"] not in manifest.datasets
                or manifest.datasets[cfg["abbr"]].prompt_config_sha256 != config_sha256(cfg)]
     if changed or len(prep.datasets) != len(manifest.datasets):
         raise UserError(f"the dataset configs changed since {run_dir.path} started ({', '.join(changed) or 'dataset list'}); "
                         "resuming would mix two plans, start a new run")
-    manifest.resumed_at = [*(manifest.resumed_at or []), now_iso()]
-    manifest.status = "running"
-    # this attempt records its own failures and stops
-    manifest.failures = manifest.failed_requests = manifest.interrupted = None
-    run_dir.write_manifest(manifest)
-    with _recording_stops(run_dir, manifest):
-        for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest.datasets)):
-            stale = run_dir.results(settings.model_abbr, outcome.abbr)
-            if not outcome.ok and stale.exists():
-                stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
-        opencompass = OpenCompassProcess(run_dir, settings.data_root.resolve(), prep.backend.task_env(settings),
-                                         prep.runner.scratch_parent(run_dir))
-        return _execute(settings, prep, data, run_dir, manifest, opencompass, console)
+    opencompass, data = _start_opencompass(settings, prep, run_dir)
+    try:
+        manifest.resumed_at = [*(manifest.resumed_at or []), now_iso()]
+        manifest.status = "running"
+        # this attempt records its own failures and stops
+        manifest.failures = manifest.failed_requests = manifest.interrupted = None
+        run_dir.write_manifest(manifest)
+        with _recording_stops(run_dir, manifest):
+            for outcome in read_outcomes(run_dir, settings.model_abbr, list(manifest.datasets)):
+                stale = run_dir.results(settings.model_abbr, outcome.abbr)
+                if not outcome.ok and stale.exists():
+                    stale.unlink()  # OpenCompass would re-use a failed evaluation's result file as done
+            return _execute(settings, prep, data, run_dir, manifest, opencompass, console)
+    finally:
+        opencompass.stop()  # (ended already, unless this attempt went no further than its start)
 
 
 def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir, manifest: RunManifest,
              opencompass: OpenCompassProcess, console: Console) -> RunResult:
+    samples = SamplesAhead(run_dir, settings.model_abbr, [d["abbr"] for d in prep.datasets])
+    try:
+        return _follow_and_record(settings, prep, data, run_dir, manifest, opencompass, console, samples)
+    finally:
+        samples.close()
+
+
+def _follow_and_record(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir,
+                       manifest: RunManifest, opencompass: OpenCompassProcess, console: Console,
+                       samples: SamplesAhead) -> RunResult:
     try:
         if run_dir.failed_requests.exists():  # an earlier attempt's: kept, to count the failures resumed
             with open(run_dir.failed_before, "a", encoding="utf-8") as history:
@@ -250,7 +264,8 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
         endpoints = manifest.server.endpoints if manifest.server is not None else []
         before = scrape(endpoints) if endpoints else None
         opencompass.go()
-        code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets))
+        # each dataset's samples built while the others run (this process would only wait)
+        code = opencompass.follow(console, settings.model_abbr, requests, len(prep.datasets), on_tick=samples.poll)
         after = scrape(endpoints) if before is not None else None
     finally:
         opencompass.stop()  # (it has ended already unless we are on our way out of an error or a stop)
@@ -283,10 +298,8 @@ def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], 
             details=lines,
         )
     stops.set_phase("writing results")
-    traces = read_traces(run_dir)
     # A dataset's samples at a time: a run's samples (70,210 for MMLU PPL written five times) are never all held.
-    manifest.samples = run_dir.write_samples(
-        sample for o in outcomes for sample in build_samples(run_dir, settings.model_abbr, o.abbr, traces))
+    manifest.samples = samples.write()
     manifest.status = "ok"
     manifest.requests = request_stats(run_dir)
     if manifest.requests is not None:

@@ -139,29 +139,6 @@ def test_infer_task_runs_one_dataset_from_its_attributes() -> None:
     assert "task.model" in launch and "task.model_cfg" in launch
 
 
-def test_a_dataset_built_for_inference_is_handed_to_its_evaluation_once(data_root: Path) -> None:
-    from opencompass.tasks import openicl_eval
-    from opencompass.utils import build_dataset_from_cfg
-
-    from benchmark_eval.data.check import data_root_env
-    from benchmark_eval.plan import plan_datasets
-
-    cfg = plan_datasets(("gsm8k_gen",), None, 3)[0].cfg
-    stock_build = openicl_eval.build_dataset_from_cfg
-    assert stock_build is build_dataset_from_cfg  # the name the eval task calls, as its module bound it
-    try:
-        compat.share_built_datasets()
-        with data_root_env(data_root):
-            built = compat.build_for_inference(cfg)
-            handed = openicl_eval.build_dataset_from_cfg({**cfg, "eval_cfg": {"other": 1}})  # its evaluation's config
-            again = openicl_eval.build_dataset_from_cfg(cfg)  # handed over once: a second evaluation builds its own
-            fresh = build_dataset_from_cfg(cfg)
-        assert handed is built and again is not built
-        assert again.test.to_list() == built.test.to_list() == fresh.test.to_list()
-    finally:
-        openicl_eval.build_dataset_from_cfg = stock_build
-
-
 def test_in_memory_datasets_get_random_fingerprints_and_file_backed_ones_keep_theirs(tmp_path: Path) -> None:
     """compat.fast_in_memory_fingerprints: the contract with `datasets` is the name
     Dataset.__init__ calls (arrow_dataset.generate_fingerprint) and `cache_files`."""

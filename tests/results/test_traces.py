@@ -52,3 +52,21 @@ def test_request_stats_from_the_batch_log(tmp_path: Path) -> None:
     assert stats.output_tokens == 400 and stats.output_tokens_per_s == pytest.approx(20)
     assert stats.latency_p50_s == 2.0
     assert request_stats(RunDir(tmp_path / "none")) is None
+
+
+def test_traces_are_read_on_and_a_line_not_yet_ended_waits(tmp_path: Path) -> None:
+    """TraceReader, as samples_ahead.py calls it while OpenCompass appends."""
+    from benchmark_eval.results.traces import TraceReader
+
+    run = RunDir(tmp_path)
+    writer = TraceWriter(run.generations)
+    writer.write([("a", compact_trace("stop", 1, None))])
+    line = json.dumps({"prompt": "b", "trace": compact_trace("length", 2, None)})
+    with open(writer.path, "a", encoding="utf-8") as f:
+        f.write(line[:20])  # being written
+    reader = TraceReader(run)
+    assert sorted(reader.read_on()) == ["a"]
+    with open(writer.path, "a", encoding="utf-8") as f:
+        f.write(line[20:] + "\n")
+    writer.write([("c", compact_trace("stop", 3, None))])
+    assert sorted(reader.read_on()) == ["a", "b", "c"] and reader.traces["b"].output_tokens == 2

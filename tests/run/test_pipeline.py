@@ -137,3 +137,12 @@ def test_each_dataset_is_evaluated_as_soon_as_its_inference_ends(generative_run:
     predictions = {p.stem: p.stat().st_mtime_ns for p in (generative_run / "predictions" / model).glob("*.json")}
     assert sorted(results) == sorted(predictions) == sorted(EXPECTED)
     assert min(results.values()) < max(predictions.values())
+
+
+def test_each_dataset_is_built_once_by_the_data_preflight(generative_run: Path) -> None:
+    """compat.build_for_inference: the inference takes every dataset the data preflight built
+    (the config keys match across the dump), and no part of the samples built ahead is left."""
+    log = (generative_run / "logs" / "opencompass.log").read_text()
+    taken = re.findall(r"Dataset (\S+): inference starts \(dataset: the data preflight's\)", log)
+    assert sorted(taken) == sorted(EXPECTED) and "dataset: built here" not in log
+    assert not [p for p in generative_run.iterdir() if p.name.startswith(".samples-")]

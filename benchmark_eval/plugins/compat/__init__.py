@@ -2,7 +2,7 @@
 
 Pinned to OpenCompass 0.5.4 (requirements/evaluator.lock). Each entry here has a contract test
 in tests/plugins/test_compat.py (the loaders': test_compat_loaders.py; the skipped length checks':
-test_length_checks.py) that runs in seconds at most, so an OpenCompass upgrade that
+test_length_checks.py; the built datasets' hand-offs: test_built_datasets.py) that runs in seconds at most, so an OpenCompass upgrade that
 moves or changes one fails there first, with the symbol's name, not forty minutes into a run.
 Nothing else in the package imports a private OpenCompass name. OpenCompass is imported inside
 each function (importing it takes seconds): planning a run and the CLI's checks stay fast.
@@ -23,9 +23,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .built_datasets import BUILT_DATASETS_ENV, build_for_inference, keep_built, share_built_datasets
 from .loaders import OPENCOMPASS_VERSION, dataset_loader_index, lazy_dataset_loaders
 
-__all__ = ["OPENCOMPASS_VERSION", "WHOLE_DATASET", "ChatMessages", "bundled_metric", "dataset_loader_index",
+__all__ = ["BUILT_DATASETS_ENV", "OPENCOMPASS_VERSION", "WHOLE_DATASET", "build_for_inference", "keep_built",
+           "share_built_datasets", "ChatMessages", "bundled_metric", "dataset_loader_index",
            "lazy_dataset_loaders", "no_length_checks_without_examples",
            "convert_chat_messages", "datasets_mapping", "dump_results_dict", "infer_one_dataset", "local_runner",
            "opencompass_main", "rouge_inputs", "primary_metric", "summary_groups"]
@@ -125,6 +127,9 @@ def opencompass_main() -> None:
     fast_in_memory_fingerprints()
     serialize_global_rng_users()
     no_length_checks_without_examples()
+    from ..models.tokenizers import preload_tokenizer
+
+    preload_tokenizer()  # while the data preflight still runs: this process would only wait
 
     if os.environ.get("BENCHMARK_EVAL_WAIT_FOR_GO") and sys.stdin.readline().strip() != "go":
         return  # the run went no further (its preflight failed, or it was stopped)
@@ -219,44 +224,6 @@ def no_length_checks_without_examples() -> None:
 
     prompts._checks_examples_only = True  # type: ignore[attr-defined]
     GenInferencer.get_generation_prompt_list_from_retriever_indices = prompts
-
-
-_BUILT: dict[str, Any] = {}  # dataset config -> the dataset its inference built, until its evaluation takes it
-_BUILT_LOCK = threading.Lock()
-
-
-def _dataset_key(dataset_cfg: Any) -> str:
-    import json
-
-    return json.dumps({k: v for k, v in dict(dataset_cfg).items() if k not in ("infer_cfg", "eval_cfg")},
-                      sort_keys=True, default=str)
-
-
-def build_for_inference(dataset_cfg: Any) -> Any:
-    """OpenCompass's `build_dataset_from_cfg`, the dataset kept for the same process's evaluation
-    of it (`share_built_datasets`)."""
-    from opencompass.utils import build_dataset_from_cfg
-
-    dataset = build_dataset_from_cfg(dataset_cfg)
-    with _BUILT_LOCK:
-        _BUILT[_dataset_key(dataset_cfg)] = dataset
-    return dataset
-
-
-def share_built_datasets() -> None:
-    """A dataset built for a dataset's inference is handed to its evaluation in the same process
-    (API runs do both inside OpenCompass's own process), instead of being loaded and sliced
-    again: 2-3 s for the 57 MMLU subjects. Handed over once, then dropped, so a run holds no
-    dataset past its evaluation; an evaluation without one (a resumed run) builds its own."""
-    from opencompass.tasks import openicl_eval
-    from opencompass.utils import build_dataset_from_cfg
-
-    def built_or_build(dataset_cfg: Any) -> Any:
-        with _BUILT_LOCK:
-            dataset = _BUILT.pop(_dataset_key(dataset_cfg), None)
-        return dataset if dataset is not None else build_dataset_from_cfg(dataset_cfg)
-
-    openicl_eval.build_dataset_from_cfg = built_or_build  # the name the eval task bound at import
 
 
 def infer_one_dataset(task: Any) -> None:

@@ -78,12 +78,14 @@ class OverlappedInferTask(OpenICLInferTask):
         task.min_out_len = model_cfg.get("min_out_len", None)
         task.dataset_cfg = dataset_cfg
         task.infer_cfg = dataset_cfg["infer_cfg"]
-        task.dataset = build_for_inference(dataset_cfg)  # kept for its evaluation in this process
+        # the data preflight's build where it left it; kept for its evaluation in this process
+        task.dataset, from_preflight = build_for_inference(dataset_cfg)
         task.sub_cfg = {"models": [model_cfg], "datasets": [[dataset_cfg]]}
         # The config as the evaluation stage will see it: the stock inference writes its model
         # object into infer_cfg.inferencer.
         as_planned = copy.deepcopy(dataset_cfg)
-        task.logger.info(f"Dataset {dataset_cfg.get('abbr')}: inference starts")
+        source = "the data preflight's" if from_preflight else "built here"
+        task.logger.info(f"Dataset {dataset_cfg.get('abbr')}: inference starts (dataset: {source})")
         infer_one_dataset(task)
         self.evaluate_now(model_cfg, as_planned)
 

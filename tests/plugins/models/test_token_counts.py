@@ -54,3 +54,22 @@ def test_the_token_bound_is_never_below_the_count() -> None:
     rewritten = tokenizer.backend_tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
     rewritten.normalizer = normalizers.NFKC()
     assert token_count_bound(PreTrainedTokenizerFast(tokenizer_object=rewritten)) is None
+
+
+def test_datasets_asking_at_once_share_one_tokenizer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first datasets in flight ask for the tokenizer together; it is loaded once (each loaded
+    its own copy before: 1 s at the start of every run), and preloaded from the environment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from benchmark_eval.plugins.models import tokenizers
+
+    if not is_ready():
+        pytest.skip("the demo model is not installed (bash install.sh)")
+    tokenizers._load.cache_clear()
+    with ThreadPoolExecutor(4) as pool:
+        loaded = list(pool.map(lambda _: load_tokenizer(str(demo_model_dir())), range(4)))
+    assert all(t is loaded[0] for t in loaded)
+    tokenizers._load.cache_clear()
+    monkeypatch.setenv(tokenizers.PRELOAD_TOKENIZER_ENV, str(demo_model_dir()))
+    tokenizers.preload_tokenizer()
+    assert tokenizers._load.cache_info().currsize == 1 and load_tokenizer(str(demo_model_dir())) is tokenizers._load(str(demo_model_dir()))
