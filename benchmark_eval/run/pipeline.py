@@ -34,6 +34,7 @@ from ..plan import (
     runs_code,
     write_config,
 )
+from ..plugins.models.client_process import PRESTART_CLIENT_ENV
 from ..plugins.models.tokenizers import PRELOAD_TOKENIZER_ENV
 from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
@@ -97,12 +98,13 @@ def _prepare(settings: RunSettings) -> _Prepared:
 def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) -> tuple[OpenCompassProcess, dict[str, DataInfo]]:
     """OpenCompass started on the run's plan, importing while the data preflight runs; the data's
     description once it passed. A failed or stopped preflight stops OpenCompass again."""
-    env = prep.backend.task_env(settings)
-    if prep.backend.in_process:  # the model, and so its tokenizer, lives in OpenCompass's process
-        env[PRELOAD_TOKENIZER_ENV] = str(prep.target.tokenizer)
+    env = dict(prep.backend.task_env(settings))
+    here = prep.runner.infers_in_opencompass(prep.backend.in_process)
+    if here:  # the model, so its tokenizer and its client, lives in OpenCompass's process
+        env |= {PRELOAD_TOKENIZER_ENV: str(prep.target.tokenizer), PRESTART_CLIENT_ENV: "1"}
     process = OpenCompassProcess(run_dir, settings.data_root.resolve(), env, prep.runner.scratch_parent(run_dir))
     try:
-        return process, check_data_apart(prep.planned, settings.data_root.resolve(), keep=process.built_datasets)
+        return process, check_data_apart(prep.planned, settings.data_root.resolve(), keep=process.built_datasets if here else None)
     except BaseException:
         process.stop()
         raise

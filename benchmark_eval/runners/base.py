@@ -27,6 +27,11 @@ class Runner(Protocol):
 
     def configs(self, settings: RunSettings, run_id: str, in_process_inference: bool) -> RunnerConfigs: ...
 
+    def infers_in_opencompass(self, in_process_inference: bool) -> bool:
+        """Whether the inference runs inside OpenCompass's own process (OverlappedInferTask); then
+        the data preflight's datasets and the model's tokenizer are made ready for it there."""
+        ...
+
     def scratch_parent(self, run_dir: RunDir) -> Path | None:
         """Where OpenCompass's scratch folder goes (None: a private temporary folder)."""
         ...

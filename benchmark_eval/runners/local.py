@@ -20,6 +20,9 @@ class LocalRunner:
         infer = local_runner(OVERLAPPED_INFER_TASK if in_process_inference else INFER_TASK, in_process=in_process_inference)
         return RunnerConfigs(infer, local_runner(EVAL_TASK, in_process=True))
 
+    def infers_in_opencompass(self, in_process_inference: bool) -> bool:
+        return in_process_inference
+
     def scratch_parent(self, run_dir: RunDir) -> Path | None:
         return None
 

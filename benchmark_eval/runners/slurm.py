@@ -78,6 +78,9 @@ class SlurmRunner:
         return RunnerConfigs(runner_config(settings, run_id, INFER_TASK), runner_config(settings, run_id, EVAL_TASK),
                              workers=settings.max_num_workers)
 
+    def infers_in_opencompass(self, in_process_inference: bool) -> bool:
+        return False  # on the nodes, in OpenCompass's stock task
+
     def scratch_parent(self, run_dir: RunDir) -> Path | None:
         # Slurm tasks read their parameter files from OpenCompass's folder: keep it where the nodes see it.
         return run_dir.path

@@ -1,9 +1,10 @@
 """Every OpenCompass symbol and behaviour we rely on that is not its public API, in one place.
 
 Pinned to OpenCompass 0.5.4 (requirements/evaluator.lock). Each entry here has a contract test
-in tests/plugins/test_compat.py (the loaders': test_compat_loaders.py; the skipped length checks':
-test_length_checks.py; the built datasets' hand-offs: test_built_datasets.py) that runs in seconds at most, so an OpenCompass upgrade that
-moves or changes one fails there first, with the symbol's name, not forty minutes into a run.
+in tests/plugins/test_compat.py (the loaders': test_compat_loaders.py; the skipped length
+checks': test_length_checks.py; the built datasets' hand-offs: test_built_datasets.py) that
+runs in seconds at most, so an OpenCompass upgrade that moves or changes one fails there
+first, with the symbol's name, not forty minutes into a run.
 Nothing else in the package imports a private OpenCompass name. OpenCompass is imported inside
 each function (importing it takes seconds): planning a run and the CLI's checks stay fast.
 """
@@ -127,9 +128,13 @@ def opencompass_main() -> None:
     fast_in_memory_fingerprints()
     serialize_global_rng_users()
     no_length_checks_without_examples()
+    from ..models.client_process import prestart
     from ..models.tokenizers import preload_tokenizer
 
-    preload_tokenizer()  # while the data preflight still runs: this process would only wait
+    # While the data preflight still runs (this process would only wait): the model's
+    # tokenizer and its client's process.
+    preload_tokenizer()
+    prestart()
 
     if os.environ.get("BENCHMARK_EVAL_WAIT_FOR_GO") and sys.stdin.readline().strip() != "go":
         return  # the run went no further (its preflight failed, or it was stopped)

@@ -19,6 +19,11 @@ def tick(count: int = 1) -> None:
             f.write(b"." * count)
 
 
+def tick_each(per_answer: int, count: int = 1) -> None:
+    """`tick` for answers that each stand for `per_answer` prompts (a PPL item's choices)."""
+    tick(count * per_answer)
+
+
 def read_count(path: Path) -> int:
     try:
         return path.stat().st_size

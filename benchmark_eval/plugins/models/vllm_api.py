@@ -9,31 +9,31 @@ A generation's answer is kept with its trace (finish reason, output tokens and, 
 `logprobs` >= 1, each token's log-prob and top-k alternatives), written beside OpenCompass's
 predictions by prompt hash (`results.traces`).
 
-Everything goes through one `ApiClient` per model: `max_workers` requests in flight across
-every dataset in flight (see `OverlappedInferTask`), timeouts, retries with backoff, and the
-run's request cache.
+Everything goes through one `ApiClient` per model, in a process of its own (client_process.py):
+`max_workers` requests in flight across every dataset in flight (see `OverlappedInferTask`),
+timeouts, retries with backoff, and the run's request cache.
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from array import array
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import groupby
 from pathlib import Path
 from typing import Any
 
-import msgspec
 from opencompass.models.base_api import BaseAPIModel
 
 from ...results.samples import prompt_sha256
-from ...results.traces import TraceWriter, compact_trace
+from ...results.traces import TraceWriter
 from ..compat import ChatMessages
-from .api_client import ApiClient, ApiRequest, RequestFailed
+from .answers import continuation_logprobs, generated_tokens, generation
+from .api_client import ApiRequest
+from .client_process import ClientProcess
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
-from .progress import tick
+from .progress import tick, tick_each
 from .tokenizers import encode, load_tokenizer, token_count_bound, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
@@ -68,7 +68,7 @@ class VLLMApi(BaseAPIModel):
         # OpenAI-class truncation): count each prompt once.
         self._token_len = lru_cache(maxsize=8192)(self._count_tokens)
         self._client_lock = threading.Lock()
-        self._api: ApiClient | None = None
+        self._api: ClientProcess | None = None
 
     def get_token_len(self, prompt: str) -> int:
         return self._token_len(prompt)
@@ -87,13 +87,14 @@ class VLLMApi(BaseAPIModel):
         return token_counts(load_tokenizer(self.tokenizer_path), [prompt])[0]
 
     @property
-    def client(self) -> ApiClient:
-        """One client for every dataset this model serves: one bound on requests in flight."""
+    def client(self) -> ClientProcess:
+        """One client for every dataset this model serves: one bound on requests in flight. It runs
+        in a process of its own (client_process.py), beside this one's prompts and evaluations."""
         with self._client_lock:
             if self._api is None:
-                self._api = ApiClient(self.endpoints, self.key, timeout=self.timeout, retries=int(self.retry),
-                                      concurrency=int(self.max_workers), cache_path=self.cache_path,
-                                      log_dir=self.log_dir, backoff_s=self.backoff_s)
+                self._api = ClientProcess(base_urls=self.endpoints, api_key=self.key, timeout=self.timeout,
+                                          retries=int(self.retry), concurrency=int(self.max_workers),
+                                          cache_path=self.cache_path, log_dir=self.log_dir, backoff_s=self.backoff_s)
             return self._api
 
     def close(self) -> None:
@@ -103,8 +104,8 @@ class VLLMApi(BaseAPIModel):
                 self._api = None
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
-        requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len), keep=_generation,
-                               keep_name="generation-trace", output_tokens=lambda kept: kept["trace"]["output_tokens"])
+        requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len), keep=generation,
+                               keep_name="generation-trace", output_tokens=generated_tokens)
                     for prompt in inputs]
         answers = self.client.post_all(requests, progress=tick)
         if self.traces is not None:  # before the texts go back: a sample never has a text without its trace
@@ -130,101 +131,13 @@ class VLLMApi(BaseAPIModel):
             chunk = items[start:start + _ITEMS_PER_CHUNK]
             tokenized = iter(tokenize_requests(load_tokenizer(self.tokenizer_path), [r for item in chunk for r in item]))
             scoring = [self._scoring_request([next(tokenized) for _ in item]) for item in chunk]
-            answers = self.client.post_all(scoring, progress=lambda n: tick(n * per_item))
+            answers = self.client.post_all(scoring, progress=partial(tick_each, per_item))
             scores += [score_from_logprobs(logprobs) for answer in answers for logprobs in answer]
         return scores
 
     def _scoring_request(self, item: list[TokenizedRequest]) -> ApiRequest:
         body = {"model": self.path, "prompt": [r.ids for r in item], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
         spans = [(len(r.context_ids), list(r.continuation_ids)) for r in item]
-
-        def continuation_logprobs(raw: bytes) -> list[list[float]]:
-            try:
-                choices = sorted(_SCORING_ANSWER.decode(raw).choices, key=lambda c: c.index)
-            except msgspec.MsgspecError as error:
-                raise RequestFailed(f"the server's answer is not a completion with prompt_logprobs ({error})") from None
-            if len(choices) != len(spans):
-                raise RequestFailed(f"the server answered {len(choices)} choice(s) for {len(spans)} prompt(s)")
-            return [[_logprob_of(choice.prompt_logprobs, i, token) for i, token in enumerate(tokens, start)]
-                    for choice, (start, tokens) in zip(choices, spans)]
-
         # The continuations' positions are part of what is kept, so part of the cache key.
-        return ApiRequest("/completions", body, keep=continuation_logprobs,
+        return ApiRequest("/completions", body, keep=partial(continuation_logprobs, spans),
                           keep_name=f"continuation-logprobs:{[start for start, _ in spans]}")
-
-
-class _Alternative(msgspec.Struct):
-    token: str
-    logprob: float
-
-
-class _TokenLogprob(msgspec.Struct):
-    token: str
-    logprob: float
-    top_logprobs: list[_Alternative] | None = None
-
-
-class _ChatLogprobs(msgspec.Struct):
-    content: list[_TokenLogprob] | None = None
-
-
-class _ChatMessage(msgspec.Struct):
-    content: str | None = None
-
-
-class _ChatChoice(msgspec.Struct):
-    message: _ChatMessage
-    finish_reason: str | None = None
-    logprobs: _ChatLogprobs | None = None
-
-
-class _Usage(msgspec.Struct):
-    completion_tokens: int | None = None
-
-
-class _ChatAnswer(msgspec.Struct):
-    choices: list[_ChatChoice]
-    usage: _Usage | None = None
-
-
-_CHAT_ANSWER = msgspec.json.Decoder(_ChatAnswer)
-
-
-def _generation(raw: bytes) -> dict[str, Any]:
-    """A chat answer as kept (and cached): its text and its trace."""
-    try:
-        answer = _CHAT_ANSWER.decode(raw)
-    except msgspec.MsgspecError:
-        try:  # a NaN or Infinity log-prob is not JSON, but Python's json (hence a server) writes it
-            answer = msgspec.convert(json.loads(raw), _ChatAnswer)
-        except (ValueError, msgspec.MsgspecError) as error:
-            raise RequestFailed(f"the server's answer is not a chat completion ({error})") from None
-    if not answer.choices:
-        return {"text": "", "trace": compact_trace(None, 0, None)}
-    choice = answer.choices[0]
-    content = None
-    if choice.logprobs is not None and choice.logprobs.content is not None:
-        content = [msgspec.to_builtins(entry) for entry in choice.logprobs.content]
-    tokens = answer.usage.completion_tokens if answer.usage else None
-    return {"text": choice.message.content or "", "trace": compact_trace(choice.finish_reason, tokens, content)}
-
-
-class _ScoredChoice(msgspec.Struct):
-    index: int = 0
-    # One entry per prompt token, each left undecoded (msgspec.Raw) until it is needed: the
-    # continuation's few are, the context's hundreds are not.
-    prompt_logprobs: list[msgspec.Raw] | None = None
-
-
-class _ScoringAnswer(msgspec.Struct):
-    choices: list[_ScoredChoice]
-
-
-_SCORING_ANSWER = msgspec.json.Decoder(_ScoringAnswer)
-
-
-def _logprob_of(entries: list[msgspec.Raw] | None, position: int, token: int) -> float:
-    entry = msgspec.json.decode(entries[position]) if entries is not None and position < len(entries) else None
-    if not entry or str(token) not in entry:
-        raise RequestFailed(f"the server returned no log-prob for prompt token {token}")
-    return float(entry[str(token)]["logprob"])
