@@ -11,6 +11,7 @@ from the request cache.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -61,6 +62,12 @@ class TraceWriter:
                 if f.tell() and not _ends_with_newline(self.path):
                     f.write("\n")  # a line cut short by a killed process with this pid: end it
                 f.write(text)
+
+
+@functools.cache
+def trace_writer(folder: Path) -> TraceWriter:
+    """This process's one writer for `folder` (its lock keeps the lines of threads apart)."""
+    return TraceWriter(folder)
 
 
 def _ends_with_newline(path: Path) -> bool:

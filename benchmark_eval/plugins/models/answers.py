@@ -8,11 +8,12 @@ request crosses into that process by pickle.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from ...results.traces import compact_trace
+from ...results.traces import compact_trace, trace_writer
 from .api_client import RequestFailed
 
 
@@ -110,3 +111,16 @@ def continuation_logprobs(spans: list[tuple[int, list[int]]], raw: bytes) -> lis
         raise RequestFailed(f"the server answered {len(choices)} choice(s) for {len(spans)} prompt(s)")
     return [[_logprob_of(choice.prompt_logprobs, i, token) for i, token in enumerate(tokens, start)]
             for choice, (start, tokens) in zip(choices, spans)]
+
+
+def texts(answers: list[dict[str, Any]]) -> list[str]:
+    """The texts of kept generations."""
+    return [answer["text"] for answer in answers]
+
+
+def texts_after_traces(folder: Path, keys: list[str], answers: list[dict[str, Any]]) -> list[str]:
+    """Each generation's trace written under its prompt's hash (`keys`), then the texts: the
+    traces are on disk before the texts reach OpenCompass, so a sample never has a text without
+    its trace. (Run in the client's process: the traces never cross into OpenCompass's.)"""
+    trace_writer(folder).write(zip(keys, (answer["trace"] for answer in answers)))
+    return texts(answers)

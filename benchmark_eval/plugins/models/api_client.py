@@ -168,10 +168,12 @@ class ApiClient:
         """The JSON answer to one request: from the cache, or from the server (with retries)."""
         return self.post_all([ApiRequest(path, body)])[0]
 
-    def post_all(self, requests: Iterable[ApiRequest], progress: Callable[[int], None] | None = None) -> list[Any]:
+    def post_all(self, requests: Iterable[ApiRequest], progress: Callable[[int], None] | None = None,
+                 then: Callable[[list[Any]], list[Any]] | None = None) -> list[Any]:
         """Every request's (kept) answer, in order, with at most `concurrency` in flight across
         all callers; on a failure, send no more of these and raise it. `progress(n)` is told
-        of answers as they come (cached ones at once)."""
+        of answers as they come (cached ones at once); `then(answers)`, if given, is what is
+        returned (run where the answers are: in the client's process, client_process.py)."""
         requests = list(requests)
         started = time.time()
         payloads = [r.payload() for r in requests]
@@ -190,7 +192,8 @@ class ApiClient:
                 self.cache.flush()  # a finished (or failed) batch's answers are on disk before it returns
             if self.log_dir:
                 self._log_batch(len(requests), cached, started, list(missing))
-        return [answers[k] for k in keys]
+        ordered = [answers[k] for k in keys]
+        return then(ordered) if then is not None else ordered
 
     def _log_batch(self, items: int, cached: int, started: float, asked: list[str]) -> None:
         # Only this call's own requests: the client is shared by the datasets in flight.

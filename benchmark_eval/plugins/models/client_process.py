@@ -9,8 +9,8 @@ every dataset, retries, failover, cache and logs), in another interpreter.
 
 The child is started with `spawn` (a fresh interpreter: OpenCompass's process has threads by
 then, which `fork` would not carry safely) and imports no OpenCompass. Requests cross by pickle,
-so their `keep`, `output_tokens` and `progress` callables are module-level functions or partials
-of them (answers.py, progress.py). The child ends when told to (`close`), when its pipe closes
+so their `keep`, `output_tokens`, `progress` and `then` callables are module-level functions or
+partials of them (answers.py, progress.py). The child ends when told to (`close`), when its pipe closes
 (OpenCompass's process ended), or with the process group a stop ends; a child that dies fails
 every call waiting on it with RequestFailed, never a hang.
 
@@ -77,7 +77,8 @@ class ClientProcess:
         self._reader = threading.Thread(target=self._read, name="api-client-answers", daemon=True)
         self._reader.start()
 
-    def post_all(self, requests: Iterable[ApiRequest], progress: Callable[[int], None] | None = None) -> list[Any]:
+    def post_all(self, requests: Iterable[ApiRequest], progress: Callable[[int], None] | None = None,
+                 then: Callable[[list[Any]], list[Any]] | None = None) -> list[Any]:
         answer: Future[list[Any]] = Future()
         call = next(self._calls)
         with self._lock:
@@ -86,7 +87,7 @@ class ClientProcess:
             self._waiting[call] = answer
         try:
             with self._send_lock:
-                self._conn.send(("post_all", call, list(requests), progress))
+                self._conn.send(("post_all", call, list(requests), progress, then))
         except (OSError, ValueError):  # its end is closed: the reader fails the call
             pass
         return answer.result()
@@ -144,9 +145,10 @@ def _serve(conn: Connection, client_args: dict[str, Any] | None) -> None:
     client = ApiClient(**client_args)
     send_lock = threading.Lock()
 
-    def post_all(call: int, requests: list[ApiRequest], progress: Callable[[int], None] | None) -> None:
+    def post_all(call: int, requests: list[ApiRequest], progress: Callable[[int], None] | None,
+                 then: Callable[[list[Any]], list[Any]] | None) -> None:
         try:
-            reply: tuple[int, bool, Any] = (call, True, client.post_all(requests, progress))
+            reply: tuple[int, bool, Any] = (call, True, client.post_all(requests, progress, then))
         except Exception as error:  # noqa: BLE001 (handed to the caller, who raises it)
             reply = (call, False, error)
         with send_lock:

@@ -27,9 +27,8 @@ from typing import Any
 from opencompass.models.base_api import BaseAPIModel
 
 from ...results.samples import prompt_sha256
-from ...results.traces import TraceWriter
 from ..compat import ChatMessages
-from .answers import continuation_logprobs, generated_tokens, generation
+from .answers import continuation_logprobs, generated_tokens, generation, texts, texts_after_traces
 from .api_client import ApiRequest
 from .client_process import ClientProcess
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
@@ -62,7 +61,7 @@ class VLLMApi(BaseAPIModel):
         self.backoff_s = backoff_s
         self.datasets_in_flight = datasets_in_flight  # read by OverlappedInferTask
         self.logprobs = logprobs  # top-k alternatives per generated token; 0: no log-probs asked
-        self.traces = TraceWriter(self.log_dir / "generations") if self.log_dir else None
+        self.trace_folder = self.log_dir / "generations" if self.log_dir else None
         self.messages = ChatMessages(self.get_token_len, upper_bound=self._token_bound)
         # OpenCompass counts a prompt's tokens up to three times (its length check, then the
         # OpenAI-class truncation): count each prompt once.
@@ -107,10 +106,10 @@ class VLLMApi(BaseAPIModel):
         requests = [ApiRequest("/chat/completions", self._chat_body(prompt, max_out_len), keep=generation,
                                keep_name="generation-trace", output_tokens=generated_tokens)
                     for prompt in inputs]
-        answers = self.client.post_all(requests, progress=tick)
-        if self.traces is not None:  # before the texts go back: a sample never has a text without its trace
-            self.traces.write((prompt_sha256(prompt), answer["trace"]) for prompt, answer in zip(inputs, answers))
-        return [answer["text"] for answer in answers]
+        # The traces are written where the answers are, and only the texts come back.
+        then = partial(texts_after_traces, self.trace_folder, [prompt_sha256(p) for p in inputs]) if self.trace_folder else texts
+        generated: list[str] = self.client.post_all(requests, progress=tick, then=then)
+        return generated
 
     def _chat_body(self, prompt: Any, max_out_len: int) -> dict[str, Any]:
         messages, max_out_len = self.messages.build(prompt, max_out_len, self.max_seq_len)
