@@ -106,6 +106,13 @@ def _progress(results: Path) -> int:
     return files[0].stat().st_size if files else 0
 
 
+def _resumed(run_dir: Path) -> bool:
+    try:
+        return bool(json.loads((run_dir / "run.json").read_text()).get("resumed_at"))
+    except ValueError:  # being written
+        return False
+
+
 def _run_dir(line: str) -> Path:
     return Path(line.split("benchmark-eval run --resume ", 1)[1].split(" ", 1)[0])
 
@@ -176,7 +183,9 @@ def test_sigterm_during_evaluation_then_resume(clean_run: Path, tmp_path: Path) 
     (run_dir / "run.json").write_text(json.dumps({**manifest, "status": "failed"}))
 
     run = Run(["run", "--resume", str(run_dir)], {})
-    run.wait_for(lambda: run.child_running("opencompass"), "OpenCompass evaluating")
+    # OpenCompass starts with the data preflight (it imports meanwhile); run.json records the
+    # resumed attempt once the preflight passed, and the run goes straight to evaluation.
+    run.wait_for(lambda: _resumed(run_dir) and run.child_running("opencompass"), "OpenCompass evaluating")
     time.sleep(2.0)
     code, seconds, err = run.stop(signal.SIGTERM)
     _assert_clean_stop(run, code, seconds, err, signal.SIGTERM, "evaluation")
