@@ -10,9 +10,9 @@ every dataset, retries, failover, cache and logs), in another interpreter.
 The child is started with `spawn` (a fresh interpreter: OpenCompass's process has threads by
 then, which `fork` would not carry safely) and imports no OpenCompass. Requests cross by pickle,
 so their `keep`, `output_tokens`, `progress` and `then` callables are module-level functions or
-partials of them (answers.py, progress.py). The child ends when told to (`close`), when its pipe closes
-(OpenCompass's process ended), or with the process group a stop ends; a child that dies fails
-every call waiting on it with RequestFailed, never a hang.
+partials of them (answers.py, progress.py). The child ends when told to (`close`), when its pipe
+closes (OpenCompass's process ended), or with the process group a stop ends; a child that dies
+fails every call waiting on it with RequestFailed, never a hang.
 
 Starting an interpreter and importing the client takes most of a second: OpenCompass's process
 starts the child while it waits for "go" (`prestart`, with PRESTART_CLIENT_ENV set), and the
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # aiohttp and the client are imported where they run: the CLI only reads the name below
     from .api_client import ApiRequest, RequestFailed
 
-#: Set: OpenCompass's process starts a client process before "go" (run/opencompass_runner.py).
+#: Set (run/pipeline.py): OpenCompass's process starts a client process before "go".
 PRESTART_CLIENT_ENV = "BENCHMARK_EVAL_PRESTART_CLIENT"
 _prestarted: list[tuple[Any, Connection]] = []  # (process, our end), taken by the first client
 _prestarted_lock = threading.Lock()
@@ -66,7 +66,10 @@ class ClientProcess:
             waiting = _prestarted.pop() if _prestarted else None
         if waiting is not None:
             self._process, self._conn = waiting
-            self._conn.send(("start", client))  # (a child that died meanwhile: the reader fails the calls)
+            try:
+                self._conn.send(("start", client))
+            except OSError:  # it died meanwhile: the reader finds its end closed and fails the calls
+                pass
         else:
             self._process, self._conn = _spawn(client)
         self._send_lock = threading.Lock()

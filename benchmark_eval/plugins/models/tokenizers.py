@@ -9,7 +9,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-#: A tokenizer folder for OpenCompass's process to load while it waits for "go" (run/opencompass_runner.py).
+#: A tokenizer folder for OpenCompass's process to load while it waits for "go" (set by run/pipeline.py).
 PRELOAD_TOKENIZER_ENV = "BENCHMARK_EVAL_PRELOAD_TOKENIZER"
 _LOADING = threading.Lock()
 
