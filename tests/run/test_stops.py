@@ -183,10 +183,11 @@ def test_sigterm_during_evaluation_then_resume(clean_run: Path, tmp_path: Path) 
     (run_dir / "run.json").write_text(json.dumps({**manifest, "status": "failed"}))
 
     run = Run(["run", "--resume", str(run_dir)], {})
-    # OpenCompass starts with the data preflight (it imports meanwhile); run.json records the
-    # resumed attempt once the preflight passed, and the run goes straight to evaluation.
+    # OpenCompass starts with the data preflight and imports meanwhile; run.json records the
+    # resumed attempt once the preflight passed, and then "go" sends OpenCompass, imported by
+    # then, straight to its evaluations: about a second for these three datasets.
     run.wait_for(lambda: _resumed(run_dir) and run.child_running("opencompass"), "OpenCompass evaluating")
-    time.sleep(2.0)
+    time.sleep(0.3)
     code, seconds, err = run.stop(signal.SIGTERM)
     _assert_clean_stop(run, code, seconds, err, signal.SIGTERM, "evaluation")
     manifest = json.loads((run_dir / "run.json").read_text())
