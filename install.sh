@@ -13,6 +13,13 @@
 #                                     # (on a machine with a registry) fill DIR for the above:
 #                                     # the lock's packages the host (pip freeze in FILE) lacks
 #
+# Hosts: linux x86_64 or aarch64, Python 3.10, 3.11 or 3.12 (PYTHON=/path/to/python picks one).
+# Torch (the locks pin its version, not its build) comes from, in this order: the host, where its
+# interpreter already has it (--system-site-packages: an Ascend or GPU image's own torch); the
+# index in TORCH_INDEX_URL, if set (PyTorch's CPU wheel index keeps the download small); else the
+# public registry's build with its dependencies (on linux that is a CUDA build with the NVIDIA
+# runtime packages, several GB, which also runs on a CPU). The line "== torch: ..." says which.
+#
 # Both environments are installed from complete pinned lock files (requirements/*.lock)
 # with --no-deps: OpenCompass breaks under unpinned installs, and vLLM's transformers pin
 # conflicts with OpenCompass's, hence separate environments (AISBench, for the tests, has its own too).
@@ -38,7 +45,7 @@ while [ $# -gt 0 ]; do
     --with-vllm) with_vllm="${2:-}"; shift 2 ;;
     --with-vllm=*) with_vllm="${1#*=}"; shift ;;
     --for-tests) for_tests=1; shift ;;
-    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see bash install.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -59,18 +66,53 @@ if [ -n "$download" ]; then
   echo "== wheels for Python $target_python in $download ($(du -sh "$download" | cut -f1))"; exit 0
 fi
 
-python=${PYTHON:-python3.11}
-command -v "$python" >/dev/null || python=python3
-if [ "$system_site" = 1 ]; then
-  python=${PYTHON:-python3}  # the host's interpreter, whatever its version (3.11+)
-  "$python" -c 'import sys; assert sys.version_info[:2] >= (3, 11)' || {
-    echo "install.sh: needs Python 3.11 or newer; set PYTHON=/path/to/python" >&2; exit 2; }
-else
-  "$python" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' 2>/dev/null || {
-    echo "install.sh: needs Python 3.11 (the locks are for it); set PYTHON=/path/to/python3.11, or use --system-site-packages" >&2; exit 2; }
+# Where the locks hold: linux on x86_64 or aarch64 (tools/check_locks.py resolves them for both).
+case "$(uname -s)/$(uname -m)" in
+  Linux/x86_64|Linux/aarch64) ;;
+  *) echo "install.sh: supported hosts are linux x86_64 and aarch64, not $(uname -s) $(uname -m)" >&2; exit 2 ;;
+esac
+supported='import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] <= (3, 12) else 1)'
+if [ -n "${PYTHON:-}" ]; then
+  python=$PYTHON
+elif [ "$system_site" = 1 ]; then
+  python=python3  # the host's own interpreter (an image's conda python), whose torch is kept
+else  # the first supported interpreter on PATH, 3.11 first (the one the suite is measured on)
+  python=""
+  for candidate in python3.11 python3.12 python3.10 python3; do
+    if command -v "$candidate" >/dev/null && "$candidate" -c "$supported" 2>/dev/null; then python=$candidate; break; fi
+  done
+  python=${python:-python3}
+fi
+"$python" -c "$supported" 2>/dev/null || {
+  echo "install.sh: needs Python 3.10, 3.11 or 3.12, not $("$python" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo "'$python' (not found)"); set PYTHON=/path/to/python3.11" >&2; exit 2; }
+py_version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# A lock per Python where the wheels differ (requirements/evaluator-py3.10.lock), else the common one.
+evaluator_lock=requirements/evaluator.lock
+[ ! -f "requirements/evaluator-py$py_version.lock" ] || evaluator_lock="requirements/evaluator-py$py_version.lock"
+if [ "$py_version" = 3.10 ] && [ "$with_vllm" = cpu ]; then
+  echo "install.sh: on Python 3.10 only the evaluator installs (bash install.sh --with-vllm none); the demo's vLLM needs Python 3.11 or 3.12 (set PYTHON)" >&2; exit 2
 fi
 pip_source=()
 [ -z "$wheelhouse" ] || pip_source=(--no-index --find-links "$wheelhouse")
+
+# install_torch DIR LOCKFILE: the lock's torch version into DIR's environment (see the header).
+install_torch() {
+  local dir=$1 pin
+  pin=$(grep '^torch==' "$2") || return 0
+  if "$dir/bin/python" -c "import sys, torch; sys.exit(torch.__version__.split('+')[0] != '${pin#torch==}')" 2>/dev/null; then
+    echo "== torch: $("$dir/bin/python" -c 'import torch; print(torch.__version__)'), already in $dir"
+  elif [ -n "$wheelhouse" ]; then
+    "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" "$pin"
+    echo "== torch: $pin from the wheelhouse $wheelhouse"
+  elif [ -n "${TORCH_INDEX_URL:-}" ]; then
+    "$dir/bin/python" -m pip install -q --no-deps --index-url "$TORCH_INDEX_URL" "$pin"
+    echo "== torch: $("$dir/bin/python" -c 'import torch; print(torch.__version__)') from TORCH_INDEX_URL"
+  else
+    # With its dependencies: the registry's build needs its runtime libraries to import.
+    "$dir/bin/python" -m pip install -q "$pin"
+    echo "== torch: $("$dir/bin/python" -c 'import torch; print(torch.__version__)') from the package index pip is configured with"
+  fi
+}
 
 # make_env DIR LOCKFILE: create DIR and install LOCKFILE into it, unless it already holds exactly that lock.
 make_env() {
@@ -91,12 +133,14 @@ make_env() {
     [ ! -s "$dir/.missing.txt" ] || "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" -r "$dir/.missing.txt"
   else
     "$dir/bin/python" -m pip install -q --upgrade pip "${pip_source[@]}"
-    "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" -r "$lock"
+    install_torch "$dir" "$lock"
+    grep -v '^torch==' "$lock" > "$dir/.lock-without-torch.txt"
+    "$dir/bin/python" -m pip install -q --no-deps "${pip_source[@]}" -r "$dir/.lock-without-torch.txt"
   fi
   echo "$want" > "$stamp"
 }
 
-make_env .venv requirements/evaluator.lock
+make_env .venv "$evaluator_lock"
 build_flags=()
 [ "$system_site" = 0 ] || build_flags=(--no-build-isolation)  # offline: build with the host's setuptools
 .venv/bin/python -m pip install -q --no-deps "${pip_source[@]}" "${build_flags[@]}" -e .
@@ -114,8 +158,8 @@ if [ "$with_vllm" = cpu ]; then
   echo "== demo model"
   .venv/bin/benchmark-eval prepare-demo-model
 fi
-if [ "$for_tests" = 1 ] && [ -z "$wheelhouse" ]; then
-  # AISBench in its own environment (its numpy<2 and transformers pins conflict with ours): the
+if [ "$for_tests" = 1 ] && [ -z "$wheelhouse" ] && [ "$py_version" != 3.10 ]; then
+  # AISBench in its own environment (Python 3.11 and 3.12; on 3.10 its tests fail for want of it) (its numpy<2 and transformers pins conflict with ours): the
   # peer cross-check tests run its CLI against the real server and import what it writes.
   make_env .venv-aisbench requirements/aisbench.lock
   .venv-aisbench/bin/ais_bench --help >/dev/null || {

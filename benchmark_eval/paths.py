@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 #: The repository checkout (install.sh, opencompass.sh and results/ live here).
@@ -35,3 +36,10 @@ def server_state_dir() -> Path:
 def vllm_python() -> Path:
     """The interpreter of the separate vLLM environment that install.sh creates."""
     return REPO_ROOT / ".venv-vllm" / "bin" / "python"
+
+
+def folder_safe(name: str) -> str:
+    """A name as a folder name (a served name may hold '/'): every run of characters other
+    than ASCII letters, digits, '.', '_' and '-' becomes one '_'. The one rule for a model's
+    label on disk, for runs and imports alike."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)

@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import CLI, data_root, demo_server, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
-from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env  # noqa: E402
+from benchmark_eval.handoff import STOCK_LAUNCH
+from benchmark_eval.run.opencompass_runner import opencompass_env  # noqa: E402
 
 LIMIT = 4
 GOAL_S = 60.0

@@ -34,9 +34,10 @@ from _common import CLI, data_root, demo_server, prompts_in, request_phase_s, ru
 
 from benchmark_eval.backends.server_api import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
+from benchmark_eval.handoff import STOCK_LAUNCH
 from benchmark_eval.paths import demo_model_dir  # noqa: E402
 from benchmark_eval.results.run_dir import REQUEST_CACHE  # noqa: E402
-from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env  # noqa: E402
+from benchmark_eval.run.opencompass_runner import opencompass_env  # noqa: E402
 
 CONCURRENCY = 16
 GEN = {"eval_datasets": "mmlu_gen", "subjects": "astronomy,anatomy,college_biology,marketing,nutrition,virology",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -13,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from benchmark_eval.backends.selection import env_vars
 from benchmark_eval.demo.model import SERVED_NAME, is_ready
 from benchmark_eval.paths import REPO_ROOT, demo_model_dir, vllm_python
 from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
-from benchmark_eval.settings import ServerSettings, env_vars
+from benchmark_eval.settings import ServerSettings
 
 CLI = [sys.executable, "-m", "benchmark_eval"]
 # The session's servers keep their pid files and launch records here, where the runs (our CLI
@@ -32,7 +35,7 @@ os.environ.setdefault("BENCHMARK_EVAL_SERVER_STATE", tempfile.mkdtemp(prefix="be
 #   slurm, browser - a Slurm cluster started by the test; chromium
 # Every one of these is also `slow`. CI runs the whole suite.
 _SERVER_FIXTURES = {"vllm_server", "bf16_server"}
-_SLOW_MARKS = {"server", "opencompass", "sandbox", "slurm", "browser"}
+_SLOW_MARKS = {"server", "opencompass", "sandbox", "slurm", "browser", "registry", "netns", "walkthrough"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -74,7 +77,7 @@ def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float =
     """Run `benchmark-eval` as a user would, with a clean set of the classic env vars."""
     base = {k: v for k, v in os.environ.items() if k not in _CLASSIC}
     base.update(env or {})
-    return subprocess.run(CLI + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=cwd)
+    return run_bounded(CLI + args, base, timeout, cwd)
 
 
 def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
@@ -82,7 +85,32 @@ def run_shim(args: list[str], env: dict[str, str] | None = None, timeout: float 
     base = {k: v for k, v in os.environ.items() if k not in _CLASSIC}
     base.update(env or {})
     runner = ["bash"] if args[0].endswith(".sh") else [sys.executable]
-    return subprocess.run(runner + args, env=base, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
+    return run_bounded(runner + args, base, timeout, REPO_ROOT)
+
+
+def run_bounded(argv: list[str], env: dict[str, str], timeout: float, cwd: Path | None) -> subprocess.CompletedProcess[str]:
+    """subprocess.run in a session of its own: past the timeout the test fails and the whole
+    process group is stopped, SIGTERM first (the CLI's own clean-up), so no OpenCompass worker
+    or server outlives the test and slows the ones after it."""
+    with subprocess.Popen(argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_group(process)
+            stdout, stderr = process.communicate()
+            pytest.fail(f"{' '.join(argv[-3:])} ran past {timeout:.0f} s; stderr ends:\n{stderr[-3000:]}")
+        return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    # SIGKILL after the grace too: a worker that outlived its parent would hold the pipes open.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 # Every env var a setting reads (declared on RunSettings' fields), plus resume and Slurm's config.

@@ -55,6 +55,11 @@ class FaultProxy:
         self.attempts: Counter[str] = Counter()
         self.answered: Counter[str] = Counter()  # 200s delivered, per request key
         self.faults: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()  # faults, per request key
+        # Attempts whose real answer took longer than `slow_s`: the client may have given up on
+        # them and retried, a retry with a cause that is not ours (a loaded CPU server).
+        self.slow_s: float | None = None
+        self.slow: Counter[str] = Counter()
         self.after_answer: Callable[[int], None] | None = None  # called with the number of 200s so far
         self._lock = threading.Lock()
         self._http = httpx.Client(timeout=600)
@@ -109,18 +114,23 @@ class FaultProxy:
                 if action != "pass":
                     with proxy._lock:
                         proxy.faults[action] += 1
+                        proxy.injected[key] += 1
                     if action == "delay":
                         time.sleep(proxy.delay_s)  # the client's timeout fires first
                     return self._reply(500, b'{"error": "injected fault"}')
                 sent = body
                 if counted and proxy.rewrite_request:
                     sent = json.dumps(proxy.rewrite_request(json.loads(body))).encode()
+                started = time.monotonic()
                 try:
                     upstream = proxy._http.request(self.command, proxy.upstream + self.path, content=sent or None,
                                                    headers={"Content-Type": "application/json"})
                 except httpx.TransportError as error:  # the real server is gone
                     return self._reply(502, f'{{"error": "upstream: {type(error).__name__}"}}'.encode())
                 content = upstream.content
+                if counted and proxy.slow_s is not None and time.monotonic() - started > proxy.slow_s:
+                    with proxy._lock:
+                        proxy.slow[key] += 1
                 if counted and proxy.rewrite_answer and upstream.status_code == 200:
                     content = proxy.rewrite_answer(json.loads(body), content)
                 if self.path.startswith("/v1/models") and proxy.rewrite_models and upstream.status_code == 200:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
+from ..handoff import ModelEntry
 from ..results import RunDir
 from ..results.records import LocalTarget, ServerTarget
 from ..settings import RunSettings
@@ -35,8 +36,8 @@ class Backend(Protocol[S]):
         """Check the model is there and usable; raise UserError with one line when it is not."""
         ...
 
-    def model_config(self, settings: S, target: Target, run_dir: RunDir) -> dict[str, Any]:
-        """The OpenCompass model entry: our class in benchmark_eval.plugins.models and its arguments."""
+    def model_entry(self, settings: S, target: Target, run_dir: RunDir) -> ModelEntry:
+        """The plan config's model entry (handoff.py): our class in benchmark_eval.plugins.models and its arguments."""
         ...
 
     def task_env(self, settings: S) -> dict[str, str]:

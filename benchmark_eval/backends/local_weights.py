@@ -101,12 +101,13 @@ def device_description(settings: LocalRunSettings) -> dict[str, Any]:
     return described
 
 
-def common_model_config(settings: LocalRunSettings, run_dir: RunDir) -> dict[str, Any]:
+def common_entry_fields(settings: LocalRunSettings, run_dir: RunDir) -> dict[str, Any]:
+    """The fields every local-weights model entry has (handoff.LocalModelEntry)."""
     return {
         "logprobs": settings.logprobs,
         "log_dir": str(run_dir.logs),  # generation traces go to logs/generations/
-        "abbr": settings.model_abbr,
-        "path": str(settings.model_path.resolve()),
+        "label": settings.model_abbr,
+        "model": str(settings.model_path.resolve()),
         "hf_type": settings.hf_type,
         "dtype": settings.dtype,
         "max_seq_len": settings.max_seq_len,

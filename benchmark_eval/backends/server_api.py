@@ -18,14 +18,12 @@ import httpx
 from pydantic import field_validator, model_validator
 
 from ..errors import UserError
-from ..plugins.compat import WHOLE_DATASET
+from ..handoff import WHOLE_DATASET, ApiModelEntry
 from ..results import RunDir
 from ..results.records import ServerLaunch, ServerTarget
 from ..server.launch import declared_launch, recorded_launch
 from ..settings import RunSettings, logprobs_setting, setting, split_words
 from .base import Target
-
-OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_api.VLLMApi"
 
 # Chat-style API: OpenCompass's HUMAN/BOT rounds map onto user/assistant messages.
 API_META_TEMPLATE = {
@@ -116,38 +114,37 @@ class ServerApi:
 
     def preflight(self, settings: ServerRunSettings) -> Target:
         server = check_server(settings)
+        launch = server_launch(settings, server)
         record = ServerTarget(url=server.url, endpoints=settings.base_urls, models=server.models, root=server.root,
-                              max_model_len=server.max_model_len, vllm_version=server.version,
-                              launch=server_launch(settings, server))
-        return Target(record, resolve_tokenizer(settings, server), settings.device or "unknown (served remotely)",
-                      server.served_name)
+                              max_model_len=server.max_model_len, vllm_version=server.version, launch=launch)
+        # The device: what the user said, else what vllm_api.py was started with on this host.
+        device = settings.device or (launch.device if launch else None) or "unknown (served remotely)"
+        return Target(record, resolve_tokenizer(settings, server), device, server.served_name)
 
-    def model_config(self, settings: ServerRunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
-        return {
-            "type": OPENCOMPASS_CLASS,
-            "abbr": settings.model_abbr,  # the label: results are filed under it
-            "path": target.served_name,  # what the requests name
-            "key": settings.api_key,
-            "openai_api_base": f"{settings.base_url}/v1",
-            "endpoints": [f"{url}/v1" for url in settings.base_urls],
-            "tokenizer_path": str(target.tokenizer),
-            "temperature": settings.temperature,
-            "max_out_len": settings.max_out_len,
-            "max_seq_len": settings.max_seq_len,
+    def model_entry(self, settings: ServerRunSettings, target: Target, run_dir: RunDir) -> ApiModelEntry:
+        return ApiModelEntry(
+            label=settings.model_abbr,
+            model=target.served_name,
+            key=settings.api_key,
+            openai_api_base=f"{settings.base_url}/v1",
+            endpoints=[f"{url}/v1" for url in settings.base_urls],
+            tokenizer_path=str(target.tokenizer),
+            temperature=settings.temperature,
+            max_out_len=settings.max_out_len,
+            max_seq_len=settings.max_seq_len,
             # OpenCompass hands the model `batch_size` prompts per call and waits for the slowest;
             # one call per dataset instead, with the user's batch_size as requests in flight.
-            "batch_size": WHOLE_DATASET,
-            "max_workers": settings.batch_size,
-            "datasets_in_flight": settings.datasets_in_flight,
-            "logprobs": settings.logprobs,
-            "query_per_second": 1000,  # no throttle: concurrency is the bound
-            "retry": settings.retries,
-            "timeout": settings.request_timeout,
-            # answered requests (resume re-uses them) and the logs of failed requests and batches
-            "cache_path": str(run_dir.request_cache),
-            "log_dir": str(run_dir.logs),
-            "meta_template": API_META_TEMPLATE,
-        }
+            batch_size=WHOLE_DATASET,
+            max_workers=settings.batch_size,
+            datasets_in_flight=settings.datasets_in_flight,
+            logprobs=settings.logprobs,
+            query_per_second=1000,  # no throttle: concurrency is the bound
+            retry=settings.retries,
+            timeout=settings.request_timeout,
+            cache_path=str(run_dir.request_cache),
+            log_dir=str(run_dir.logs),
+            meta_template=API_META_TEMPLATE,
+        )
 
     def task_env(self, settings: ServerRunSettings) -> dict[str, str]:
         return {}
@@ -185,25 +182,25 @@ def _check_endpoint(settings: ServerRunSettings, url: str, timeout: float) -> Se
     except (httpx.HTTPStatusError, ValueError, KeyError, TypeError):
         raise UserError(f"{url} answers but is not an OpenAI-compatible server (GET /v1/models gave HTTP {response.status_code}); check {where}") from None
     if settings.model_name in models:
-        served = settings.model_name
+        served_name = settings.model_name
     elif len(models) == 1:
         # The classic manual: model_name names the evaluation and "need not match the model the
         # server was started with". One model served: that is the one; model_name stays the label.
-        served = models[0]
+        served_name = models[0]
     else:
         raise UserError(f"the server at {url} serves {', '.join(models) or 'no model'}, not '{settings.model_name}'; "
                         "set model_name to one of the served names")
-    entry = next(m for m in data if m["id"] == served)
+    entry = next(m for m in data if m["id"] == served_name)
     version = None
     with contextlib.suppress(httpx.HTTPError, ValueError, KeyError):
         version = str(httpx.get(f"{url}/version", timeout=timeout).json()["version"])
-    return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served)
+    return ServerInfo(url, models, entry.get("root"), entry.get("max_model_len"), version, served_name)
 
 
 def server_launch(settings: ServerRunSettings, server: ServerInfo) -> ServerLaunch | None:
     """How the server was started: vllm_api.py's launch record for a server it started on this
     host (every endpoint's, which must agree), else `server_args`, else unknown."""
-    local = [url for url in settings.base_urls if urlsplit(url).hostname in _LOCAL_HOSTS]
+    local = [url for url in settings.base_urls if _is_this_host(urlsplit(url).hostname)]
     recorded = [(url, launch) for url in local if (launch := recorded_launch(urlsplit(url).port or 80, server.root))]
     if not recorded:
         return declared_launch(settings.server_args) if settings.server_args else None
@@ -216,6 +213,22 @@ def server_launch(settings: ServerRunSettings, server: ServerInfo) -> ServerLaun
 
 
 _LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "0.0.0.0", socket.gethostname()}
+
+
+def _is_this_host(hostname: str | None) -> bool:
+    """Loopback, this host's name, or one of its own addresses (a server started with
+    --host 0.0.0.0 or on the host's own address): only there can its launch record be."""
+    if not hostname:
+        return False
+    if hostname in _LOCAL_HOSTS:
+        return True
+    try:
+        family = socket.AF_INET6 if ":" in hostname else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((hostname, 0))  # binds only to an address of this host; sends nothing
+        return True
+    except OSError:
+        return False
 
 
 def resolve_tokenizer(settings: ServerRunSettings, server: ServerInfo) -> Path:

@@ -7,9 +7,10 @@ The engine runs in a worker process of the vLLM environment (benchmark_eval/work
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ..errors import UserError
+from ..handoff import OfflineModelEntry
 from ..paths import vllm_python
 from ..results import RunDir
 from ..server import vllm_device_env
@@ -17,8 +18,6 @@ from ..settings import setting
 from . import local_weights
 from .base import Target
 from .local_weights import LocalRunSettings
-
-OPENCOMPASS_CLASS = "benchmark_eval.plugins.models.vllm_offline.VLLMOffline"
 
 
 class OfflineRunSettings(LocalRunSettings):
@@ -37,19 +36,18 @@ class VllmOffline:
             raise UserError(f"vLLM interpreter {python} not found; run 'bash install.sh' (it creates .venv-vllm) or set vllm_python")
         return local_weights.local_target(settings, path)
 
-    def model_config(self, settings: OfflineRunSettings, target: Target, run_dir: RunDir) -> dict[str, Any]:
+    def model_entry(self, settings: OfflineRunSettings, target: Target, run_dir: RunDir) -> OfflineModelEntry:
         device = local_weights.local_device(settings)
-        return {
-            "type": OPENCOMPASS_CLASS,
-            **local_weights.common_model_config(settings, run_dir),
-            "vllm_python": str(settings.vllm_python or vllm_python()),
-            "tensor_parallel_size": settings.tensor_parallel_size,
-            "scoring_batch_size": settings.batch_size,  # OpenCompass keeps batch_size to itself
-            "device": device,
+        return OfflineModelEntry(
+            **local_weights.common_entry_fields(settings, run_dir),
+            vllm_python=str(settings.vllm_python or vllm_python()),
+            tensor_parallel_size=settings.tensor_parallel_size,
+            scoring_batch_size=settings.batch_size,  # OpenCompass keeps batch_size to itself
+            device=device,
             # vLLM manages its own devices; OpenCompass must not pin the task to one GPU.
-            "run_cfg": {"num_gpus": 0},
-            "env": vllm_device_env(device),
-        }
+            run_cfg={"num_gpus": 0},
+            env=vllm_device_env(device),
+        )
 
     def task_env(self, settings: OfflineRunSettings) -> dict[str, str]:
         return local_weights.task_env(settings)

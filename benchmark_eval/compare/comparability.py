@@ -10,7 +10,7 @@ from ..results import RunManifest
 from .runs import LoadedRun
 
 
-def served_model(manifest: RunManifest) -> str:
+def served_name(manifest: RunManifest) -> str:
     """The model that answered: model_name may be only a label (runs before labels: the name)."""
     return manifest.model.served or manifest.model.name
 
@@ -23,12 +23,12 @@ def weights_folder(manifest: RunManifest) -> str:
     args = manifest.server.launch.args if manifest.server is not None and manifest.server.launch else []
     if "--model" in args[:-1]:
         return Path(args[args.index("--model") + 1]).name
-    return Path(manifest.model.tokenizer_path or served_model(manifest)).name
+    return Path(manifest.model.tokenizer_path or served_name(manifest)).name
 
 
 def _model_differs(base: RunManifest, cand: RunManifest) -> str | None:
     if base.mode == cand.mode:
-        a, b = served_model(base), served_model(cand)
+        a, b = served_name(base), served_name(cand)
         return f"model (served): {a!r} vs {b!r}" if a != b else None
     # Across backends a server answers to the name it was launched with (--served-model-name)
     # while local weights are named by their folder: the folder is what both sides share.
@@ -139,7 +139,7 @@ def _host(m: RunManifest, field: str) -> object:
 ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("device", lambda m: m.environment.device),
     ("backend", lambda m: m.mode),
-    ("model (served / weights folder)", lambda m: f"{served_model(m)} / {weights_folder(m)}"),
+    ("model (served / weights folder)", lambda m: f"{served_name(m)} / {weights_folder(m)}"),
     ("host", lambda m: _host(m, "hostname")),
     ("cpu", lambda m: _host(m, "cpu")),
     ("python", lambda m: _host(m, "python")),
@@ -147,6 +147,7 @@ ENVIRONMENT_ROWS: tuple[tuple[str, Callable[[RunManifest], object]], ...] = (
     ("model folder on server", lambda m: m.server.root if m.server else None),
     ("vLLM", lambda m: m.server.vllm_version if m.server else None),
     ("numerics settings", _numerics_row),
+    ("accelerator", lambda m: m.server.launch.accelerator.summary() if m.server and m.server.launch and m.server.launch.accelerator else None),
     ("opencompass", lambda m: m.environment.packages.get("opencompass")),
     ("torch", lambda m: m.environment.packages.get("torch")),
     ("transformers", lambda m: m.environment.packages.get("transformers")),

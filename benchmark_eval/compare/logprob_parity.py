@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax
 
+from ..numbers import significant
 from ..results import Sample
 
 
@@ -21,7 +22,7 @@ class LogprobParity:
     n: int
     chosen_agree: float  # share of samples with the same chosen answer
     abs_diff_percentiles: dict[str, float]  # |delta loglik| over all choices: p50, p90, p99, max
-    mean_kl: float  # mean KL(baseline || candidate) of the softmax over choices
+    mean_kl: float  # mean KL(baseline || candidate) of the softmax over choices, 4 significant figures
     max_kl: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,4 +53,4 @@ def logprob_parity(pairs: list[tuple[Sample, Sample]]) -> LogprobParity | None:
     p50, p90, p99 = np.percentile(diffs, [50, 90, 99])
     return LogprobParity(len(agree), float(np.mean(agree)),
                          {"p50": float(p50), "p90": float(p90), "p99": float(p99), "max": float(np.max(diffs))},
-                         float(np.mean(kls)), float(np.max(kls)))
+                         significant(float(np.mean(kls))), significant(float(np.max(kls))))

@@ -10,9 +10,12 @@ import yaml
 
 from ..errors import UserError
 
+#: The equivalence margin when none is given: 1% of the baseline's score (the classic rule's).
+DEFAULT_MARGIN = 0.01
+
 
 class Margins:
-    def __init__(self, relative: float = 0.01, per_name: dict[str, dict[str, float]] | None = None,
+    def __init__(self, relative: float = DEFAULT_MARGIN, per_name: dict[str, dict[str, float]] | None = None,
                  source: Path | None = None, has_default: bool = True) -> None:
         self.relative = relative
         self.per_name = per_name or {}

@@ -16,7 +16,7 @@ from ..plan import groups_for, plan_datasets
 from ..plan.datasets import PlannedDataset, type_name
 from .comparability import input_differences
 from .margins import Margins
-from .planner import UnitNoise, UnitPlan, plan_unit
+from .planner import UnitNoise, UnitPlan, measured_noise, plan_unit
 from .runs import LoadedRun, load_run
 from .statistics import is_binary
 from .units import Unit, resolve_units, settable_names
@@ -54,14 +54,13 @@ def _measured(unit: Unit, a: LoadedRun, b: LoadedRun) -> tuple[UnitNoise, float]
         binary = binary and is_binary(scored[1]) and is_binary(scored[2])
         scores.append(a.metrics(dataset).get(metric, float(np.mean(scored[1]))))
     pooled = np.concatenate(diffs)
-    noise = UnitNoise(float(np.mean(pooled != 0)), measured=True) if binary else UnitNoise(None, float(pooled.std(ddof=1)), True)
-    return noise, float(weights @ np.array(scores))
+    return measured_noise(pooled, binary), float(weights @ np.array(scores))
 
 
 def plan_signoff(datasets: tuple[str, ...], subjects: tuple[str, ...] | None, limit: int | None, data_root: Path,
                  margins: Margins, units_spec: str | None = None, discordance: float = DEFAULT_DISCORDANCE,
                  score: float | None = None, noise_floor: tuple[Path, Path] | None = None) -> SignoffPlan:
-    from ..run.preflight import check_data
+    from ..data.preflight import check_data
 
     if not 0 < discordance < 1:
         raise UserError(f"--discordance must be a share between 0 and 1 (e.g. 0.03 for 3%), not {discordance}")

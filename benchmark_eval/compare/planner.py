@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..numbers import plus_minus
 from .margins import Margins
 from .statistics import ALPHA, POWER, Z_DETECT, FloatArray, binary_stratum_variance, z_equivalence
 from .units import Unit, margin_names
@@ -37,6 +38,14 @@ class UnitNoise:
     discordance: float | None  # binary metrics: share of samples whose score differs
     sd: float | None = None  # continuous metrics: SD of per-sample differences, points
     measured: bool = False
+
+
+def measured_noise(diffs: FloatArray, binary: bool) -> UnitNoise:
+    """The noise two runs show on a unit, from its per-sample differences (candidate - baseline):
+    the share that differ for 0/1 scores, else their SD (unknown from a single sample)."""
+    if binary:
+        return UnitNoise(float(np.mean(diffs != 0)), measured=True)
+    return UnitNoise(None, float(diffs.std(ddof=1)) if len(diffs) > 1 else None, True)
 
 
 @dataclass(frozen=True)
@@ -67,12 +76,12 @@ class UnitPlan:
         rate += " (measured)" if self.noise.measured else " (assumed)"
         if self.resolvable_margin is None:
             return f"{self.unit.label}: {size}; the spread of its scores is unknown: measure it with --noise-floor RUN_A RUN_B"
-        head = f"{self.unit.label}: {size} resolve ±{self.resolvable_margin:.2f} points at {rate}"
+        head = f"{self.unit.label}: {size} resolve {plus_minus(self.resolvable_margin)} points at {rate}"
         if self.resolvable:
-            return f"{head}; the margin ±{self.margin:.2f} ({self.margin_note}) can be signed off"
+            return f"{head}; the margin {plus_minus(self.margin)} ({self.margin_note}) can be signed off"
         more = f"about {self.n_needed} samples" if self.n_needed else "more samples"
-        return (f"{head}; a margin of ±{self.margin:.2f} ({self.margin_note}) cannot be signed off on it: "
-                f"it needs {more}, or a margin of ±{self.resolvable_margin:.2f}")
+        return (f"{head}; a margin of {plus_minus(self.margin)} ({self.margin_note}) cannot be signed off on it: "
+                f"it needs {more}, or a margin of {plus_minus(self.resolvable_margin)}")
 
 
 def unit_se(sizes: Sequence[int], weights: Sequence[float], noise: UnitNoise) -> float | None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from ..errors import EXIT_OK, EXIT_VERDICT_FAIL, UserError
 from .runs import LoadedRun, load_run
-from .statistics import FloatArray, bootstrap_ci
+from .statistics import DEFAULT_RESAMPLES, FloatArray, bootstrap_ci
 
 
 class Target(BaseModel):
@@ -104,7 +104,7 @@ def _per_sample(run: LoadedRun, dataset: str, metric: str) -> tuple[FloatArray, 
     return np.array([]), 1.0
 
 
-def compare_to_reference(candidate_dir: Path, reference_path: Path, resamples: int = 10_000, seed: int = 0) -> ReferenceComparison:
+def compare_to_reference(candidate_dir: Path, reference_path: Path, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> ReferenceComparison:
     reference = ReferenceFile.load(reference_path)
     run = load_run(candidate_dir)
     results = []

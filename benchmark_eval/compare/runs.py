@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..results import MANIFEST, SAMPLES, RunDir, RunManifest, Sample, SampleLineError
+from ..results.pack import is_pack, unpack
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,15 @@ class LoadedRun:
 
 
 def load_run(path: Path) -> LoadedRun:
+    """A run folder, or a pack of one (results/pack.py); `LoadedRun.path` is what was given."""
+    folder = unpack(path) if is_pack(path) else path
+    loaded = _load_folder(folder)
+    return LoadedRun(path, loaded.manifest, loaded.samples)
+
+
+def _load_folder(path: Path) -> LoadedRun:
     if not path.is_dir():
-        raise UserError(f"{path} is not a folder; pass a run folder written by opencompass.sh (results/<model>/<type>/<timestamp>)")
+        raise UserError(f"{path} is not a folder; pass a run folder written by opencompass.sh (results/<model>/<type>/<timestamp>), or a pack of one")
     run_dir = RunDir(path)
     if not run_dir.manifest.is_file():
         raise UserError(f"{path} is not a run folder (no {MANIFEST}); pass a folder written by opencompass.sh")

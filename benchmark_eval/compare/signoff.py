@@ -13,16 +13,18 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .. import compat
 from ..errors import EXIT_INCONCLUSIVE, EXIT_NOT_COMPARABLE, EXIT_OK, EXIT_VERDICT_FAIL, UserError
-from ..plugins import compat
 from .comparability import environment_table, input_differences, is_noise_floor, numerics_changes, unchecked_inputs
 from .divergence import NEAR_TIE_NATS, DivergenceSummary, summarise
 from .health import HealthComparison, compare_health
+from .judgeable import not_judgeable
 from .logprob_parity import LogprobParity, logprob_parity
 from .margins import Margins
+from .next_steps import NextStep, next_steps
 from .noise_floor import check_noise_floor, load_noise_floor
 from .runs import LoadedRun, load_run
-from .statistics import FloatArray, PairedResult, Verdict, holm, paired_compare, stratified_compare
+from .statistics import DEFAULT_RESAMPLES, FloatArray, PairedResult, Verdict, holm, paired_compare, stratified_compare
 from .suite import SuiteVerdict, UnitComparison, decide
 from .triage import Triage, explain_flip
 from .units import Unit, margin_names, resolve_units, run_groups, settable_names
@@ -84,6 +86,7 @@ class Comparison:
     health: HealthComparison | None = None
     unchecked: list[str] = field(default_factory=list)  # checks an imported run's folder left unmade
     numerics: list[str] = field(default_factory=list)  # numerics settings that differ: the change under test
+    next_steps: list[NextStep] = field(default_factory=list)  # what would decide each INCONCLUSIVE unit
 
     def causes(self, datasets: Iterable[str], metric: str | None = None) -> Counter[str]:
         """Flip causes over some datasets (a unit's), for one metric or all."""
@@ -181,15 +184,19 @@ def _compare_unit(unit: Unit, metric: str, base: LoadedRun, cand: LoadedRun, mar
     paired = None
     if all(s is not None and len(s[0]) for s in strata):
         paired = stratified_compare([(s[1], s[2]) for s in strata if s is not None], weights, margin, resamples, seed)
+    unjudged = None
+    if paired is not None and paired.flips is not None:  # 0/1 scores: at chance, floor or ceiling?
+        unjudged = not_judgeable([([base.samples[k] for k in s[0]], list(s[1])) for s in strata if s is not None], b_score)
     quoted = None
     if unit.quoted is not None:  # the naive average people quote, beside the average the unit decides on
         quoted = (float(np.mean([base.metrics(d)[metric] for d in unit.datasets])),
                   float(np.mean([cand.metrics(d)[metric] for d in unit.datasets])))
-    return UnitComparison(unit, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired, quoted)
+    return UnitComparison(unit, metric, b_score, c_score, b_score - c_score, rel, rule, note, paired, quoted,
+                          not_judgeable=unjudged)
 
 
 def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismatch: bool = False,
-                 resamples: int = 10_000, seed: int = 0, units: str | None = None,
+                 resamples: int = DEFAULT_RESAMPLES, seed: int = 0, units: str | None = None,
                  noise_floor: Path | None = None, tau: float = NEAR_TIE_NATS) -> Comparison:
     base, cand = load_run(baseline), load_run(candidate)
     common = [d for d in base.manifest.datasets if d in cand.manifest.datasets]
@@ -214,7 +221,7 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
             m.holm_p = float(p)
     compared = [_compare_unit(u, metric, base, cand, margins, resamples, seed)
                 for u in sign_off_units for metric in _unit_metrics(u, base, cand)]
-    suite = decide(compared)
+    suite = decide(compared, judge_all=units is not None)  # named units are judged whatever the model scores
     if floor is not None:
         check_noise_floor(compared, base, floor, cand, paired_scores)
     only = sorted(set(base.manifest.datasets) ^ set(cand.manifest.datasets))
@@ -224,6 +231,8 @@ def compare_runs(baseline: Path, candidate: Path, margins: Margins, allow_mismat
     if health is not None and health.flags:  # said with the verdict's reasons; they never change the verdict
         suite.flags = health.flags
         suite.reason += " Flagged: " + "; ".join(health.flags) + "."
-    return Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
-                      environment_table(base, cand), only, floor, unused, tau, divergence, health,
-                      unchecked_inputs(base, cand), numerics_changes(base, cand))
+    comparison = Comparison(base, cand, compared, suite, metrics, mismatches, is_noise_floor(base, cand),
+                            environment_table(base, cand), only, floor, unused, tau, divergence, health,
+                            unchecked_inputs(base, cand), numerics_changes(base, cand))
+    comparison.next_steps = next_steps(comparison, margins)
+    return comparison

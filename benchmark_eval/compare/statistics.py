@@ -25,11 +25,15 @@ from numpy.typing import NDArray
 from scipy import stats
 from statsmodels.stats.contingency_tables import mcnemar
 
+from ..numbers import fixed, plus_minus
+
 #: Per-sample scores (0/1 or 0/100 for accuracy, 0-100 for ROUGE), one entry per paired sample.
 FloatArray = NDArray[np.float64]
 
 Verdict = Literal["PASS", "FAIL", "INCONCLUSIVE"]
 ALPHA = 0.05
+#: Bootstrap resamples when none are given (reports are reproducible with a fixed seed).
+DEFAULT_RESAMPLES = 10_000
 POWER = 0.8
 
 
@@ -159,24 +163,26 @@ def _decide(centre: float, se: float, df: float, margin: float, n: int,
     needed = None
     if tost_p < ALPHA and margin > 0:
         verdict: Verdict = "PASS"
-        reason = f"equivalent: the 90% CI [{ci90[0]:+.2f}, {ci90[1]:+.2f}] lies within +-{margin:.2f} points"
+        reason = f"equivalent: the 90% CI [{fixed(ci90[0], signed=True)}, {fixed(ci90[1], signed=True)}] lies within {plus_minus(margin)} points"
     elif worse_p < ALPHA:
         verdict = "FAIL"
-        reason = f"worse by more than the margin: the 90% CI [{ci90[0]:+.2f}, {ci90[1]:+.2f}] lies below -{margin:.2f} points"
+        reason = (f"worse by more than the margin: the 90% CI [{fixed(ci90[0], signed=True)}, {fixed(ci90[1], signed=True)}] "
+                  f"lies below -{fixed(margin)} points")
     else:
         verdict = "INCONCLUSIVE"
         needed = n_needed(centre)
         if p_high < ALPHA / 100 and centre > margin:
-            reason = f"the candidate is better by more than the margin ({centre:+.2f} points): not equivalent, check why"
+            reason = f"the candidate is better by more than the margin ({fixed(centre, signed=True)} points): not equivalent, check why"
         elif needed is None:
-            reason = f"the difference ({centre:+.2f}) is as large as the margin (+-{margin:.2f}); no sample size would show equivalence"
+            reason = (f"the difference ({fixed(centre, signed=True)}) is as large as the margin ({plus_minus(margin)}); "
+                      "no sample size would show equivalence")
         else:
-            reason = f"the data cannot tell: about {needed} samples would resolve +-{margin:.2f} points (have {n})"
+            reason = f"the data cannot tell: about {needed} samples would resolve {plus_minus(margin)} points (have {n})"
     return {"ci90": (float(ci90[0]), float(ci90[1])), "tost_p": tost_p, "worse_p": worse_p, "verdict": verdict,
             "reason": reason, "n_needed": needed}
 
 
-def paired_compare(base: FloatArray, cand: FloatArray, margin: float, resamples: int = 10_000, seed: int = 0) -> PairedResult:
+def paired_compare(base: FloatArray, cand: FloatArray, margin: float, resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> PairedResult:
     base = np.asarray(base, dtype=float)
     cand = np.asarray(cand, dtype=float)
     n = len(base)
@@ -211,7 +217,7 @@ def _mcnemar(flips: dict[str, int]) -> float:
 
 
 def stratified_compare(strata: list[tuple[FloatArray, FloatArray]], weights: FloatArray, margin: float,
-                       resamples: int = 10_000, seed: int = 0) -> PairedResult:
+                       resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> PairedResult:
     """Paired statistics of a weighted mean of per-stratum (per-subject) scores: a benchmark
     group's score, e.g. MMLU's naive average over 57 subjects (weights 1/57 each).
 

@@ -3,8 +3,9 @@
 The causes are tried in this order, the first that holds is the cause (an earlier one explains
 the later ones: a side that returned nothing also "diverged"):
   empty-or-error  one side's answer is empty, or it ended in an error or abort
-  degenerate      one side's answer is a repetition loop, garbled text or text in a script the
-                  other side and the reference do not use, or carries a NaN-like log-prob
+  degenerate      one side's answer is a repetition loop, garbled text or text in a writing
+                  system that neither the prompt, the reference nor the other side uses (a
+                  Chinese answer to a Chinese question never is), or carries a NaN-like log-prob
   truncated       exactly one side stopped at max_out_len (finish_reason "length")
   extraction      both sides wrote the same text but extracted different answers, or the
                   answer extraction found nothing on one side only
@@ -18,13 +19,13 @@ the later ones: a side that returned nothing also "diverged"):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..results import Sample
 from ..results.records import GenerationTrace
+from ..results.scripts import scripts_in
 from .divergence import TokenDivergence, first_divergence, has_tokens
 
 Cause = Literal["empty-or-error", "degenerate", "truncated", "extraction", "scoring", "near-tie", "confident",
@@ -54,15 +55,6 @@ def _stopped_badly(trace: GenerationTrace | None) -> bool:
     return trace is not None and trace.finish_reason in ("error", "abort")
 
 
-def _script(char: str) -> str:
-    name = unicodedata.name(char, "")
-    return name.split(" ", 1)[0] if name else "UNKNOWN"
-
-
-def _scripts(text: str) -> Counter[str]:
-    return Counter(_script(ch) for ch in text if ch.isalpha())
-
-
 def degenerate_reason(sample: Sample, other: Sample) -> str | None:
     """Why a sample's output is degenerate, or None. `other`: the same sample on the other side."""
     trace = sample.generation
@@ -76,12 +68,15 @@ def degenerate_reason(sample: Sample, other: Sample) -> str | None:
     if len(loop) >= _LOOP_MIN_CHARS:
         unit = _LOOP.match(loop)
         return f"a repetition loop ({unit.group(1)!r} repeated)" if unit else "a repetition loop"
-    letters = _scripts(text)
-    known = _scripts(_text(other)) + _scripts(str(sample.reference or ""))
+    letters = scripts_in(text)
+    # What the sample is written in: its prompt's systems (recorded since samples carry them),
+    # the other side's answer and the reference. A language the prompt uses is never foreign.
+    known = set(scripts_in(_text(other)) + scripts_in(str(sample.reference or "")))
+    known.update(sample.prompt_scripts or (), other.prompt_scripts or ())
     foreign = sum(n for script, n in letters.items() if script not in known)
     if known and foreign >= 5 and foreign >= 0.2 * sum(letters.values()):
         scripts = ", ".join(sorted(s for s in letters if s not in known))
-        return f"text in a script the other side and the reference do not use ({scripts})"
+        return f"text in a writing system that neither the prompt, the reference nor the other side uses ({scripts})"
     return None
 
 

@@ -106,7 +106,7 @@ def check_file(path: Path, layout: Layout) -> int:
 
 
 def _location(cfg: dict[str, Any], root: Path) -> Path:
-    from ..plugins.compat import datasets_mapping
+    from ..compat import datasets_mapping
 
     raw = str(cfg.get("path", ""))
     if os.path.isabs(raw):
@@ -127,7 +127,7 @@ def inspect_dataset(item: PlannedDataset, root: Path, references: bool = False, 
     """Check one planned dataset under `root` (COMPASS_DATA_CACHE must point there); raise DataProblem.
     `references`: also return the gold answers as OpenCompass's inferencers record them.
     `keep`: leave the dataset built there for the run's inference (compat.keep_built)."""
-    from ..plugins.compat import fast_in_memory_fingerprints, keep_built, lazy_dataset_loaders
+    from ..compat import fast_in_memory_fingerprints, keep_built, lazy_dataset_loaders
 
     lazy_dataset_loaders()  # before anything imports all of OpenCompass's loaders
     from opencompass.utils.build import build_dataset_from_cfg

@@ -21,11 +21,13 @@ from typing import Any, Literal
 
 from rich.console import Console
 
+from ..compat import local_runner
 from ..data.check import DataInfo
+from ..data.preflight import check_data_apart
 from ..errors import EvaluationFailed, UserError
+from ..paths import folder_safe
 from ..plan import EVAL_TASK, INFER_TASK, PlannedDataset, build_config, groups_for, with_our_classes, write_config
 from ..plan.datasets import find_config, load_config, run_abbr, type_name
-from ..plugins.compat import local_runner
 from ..results import RunDir, build_samples, prompt_sha256, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, now_iso
 from ..results.records import (
@@ -42,8 +44,8 @@ from ..results.records import (
 )
 from ..results.run_dir import free_folder
 from ..results.samples import detail_scores, first_replica
+from ..results.scripts import prompt_scripts
 from ..run.opencompass_runner import OpenCompassProcess
-from ..run.preflight import check_data_apart
 from .foreign import ForeignDataset, ForeignRun
 
 # Where a stock dataset class comes from, for OpenCompass's benchmark groups (mmlu, ceval, ...).
@@ -65,7 +67,7 @@ class ImportResult:
 
 
 def _model_abbr(foreign: ForeignRun) -> str:
-    return re.sub(r"[^\w.-]+", "_", foreign.model_abbr)
+    return folder_safe(foreign.model_abbr)
 
 
 def _max_out_len(cfg: dict[str, Any], model: dict[str, Any]) -> int:
@@ -212,6 +214,7 @@ def _keep_tool_scores(foreign: ForeignRun, out_root: Path) -> ImportResult:
                 raise UserError(f"{abbr}: AISBench's details hold no per-sample score (sample {index} has no 'correct'); "
                                 "a dataset scored only as a whole cannot be paired sample by sample")
             samples.append(Sample(dataset=abbr, id=str(index), prompt_sha256=prompt_sha256(prediction.get("origin_prompt")),
+                                  prompt_scripts=prompt_scripts(prediction.get("origin_prompt")),
                                   prediction=prediction.get("prediction"), extracted=first_replica(detail.get("predictions")),
                                   reference=first_replica(detail.get("references", prediction.get("gold"))), scores=scores))
         records[abbr] = DatasetRecord(config=_config_name(dataset.cfg) or abbr, subject=dataset.cfg.get("name"), path=str(dataset.cfg.get("path")), files={},

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 
-from ..plugins import compat
+from .. import compat
 from ..results.records import BenchmarkGroup
 from .datasets import load_config, run_abbr
 

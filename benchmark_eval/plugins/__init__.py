@@ -9,6 +9,6 @@ The run's config (plan/) names these classes; OpenCompass imports them in its ta
   inferencers/  ChoiceLoglikInferencer: PPL datasets scored by the shared rule
   evaluators/   stock metrics plus per-sample results (HumanEval through sandbox/)
   tasks/        OverlappedInferTask: datasets in flight together, each evaluated as it ends
-  compat/       every OpenCompass symbol that is not its public API, pinned and contract-tested
+  entry.py      the entry point of OpenCompass's process (OpenCompass's CLI after our patches)
                 (built_datasets.py: each dataset built once per run; loaders.py: lazy loaders)
 """

@@ -13,7 +13,8 @@ from ..compare.reference import ReferenceComparison
 from ..compare.signoff import Comparison
 from ..compare.suite import UnitComparison
 from ..fileio import atomic_write_text
-from . import explain, plots
+from ..numbers import fixed, plus_minus
+from . import explain, legend, plots
 
 
 def _unit_data(u: UnitComparison) -> dict[str, Any]:
@@ -26,6 +27,7 @@ def _unit_data(u: UnitComparison) -> dict[str, Any]:
         if u.quoted is not None and u.unit.quoted is not None else None,
         "paired": u.paired.to_dict() if u.paired else None, "worse_p_holm": u.worse_p_holm,
         "verdict": u.verdict, "reason": u.reason, "noise_floor": asdict(u.floor) if u.floor else None,
+        "not_judgeable": u.not_judgeable,
     }
 
 
@@ -54,13 +56,17 @@ def verdict_data(comparison: Comparison) -> dict[str, Any]:
         ],
         "environment": [{"what": w, "baseline": b, "candidate": c} for w, b, c in comparison.environment],
         "flags": comparison.suite.flags,
+        "next_steps": [asdict(step) for step in comparison.next_steps],
         **explain.explanation_data(comparison),
     }
 
 
 def _templates() -> Environment:
-    return Environment(loader=PackageLoader("benchmark_eval.report", "templates"),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=PackageLoader("benchmark_eval.report", "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["fixed"] = fixed  # points: never "-0.00" for a value that is not zero
+    env.filters["plus_minus"] = plus_minus
+    return env
 
 
 def write_reference_report(comparison: ReferenceComparison, out_dir: Path) -> dict[str, Path]:
@@ -76,6 +82,8 @@ def write_report(comparison: Comparison, out_dir: Path) -> dict[str, Path]:
     env = _templates()
     verdict = verdict_data(comparison)
     context = {"c": comparison, "v": verdict, "causes": explain.cause_rows(comparison),
+               "method": legend.METHOD, "legend": legend.LEGEND, "cause_meanings": legend.CAUSE_MEANINGS,
+               "rule_note": legend.rule_note,
                "examples": explain.worst_examples(comparison), "reading": verdict["reading"],
                "speed": explain.speed_rows(comparison), "speed_line": explain.speed_line(comparison)}
     paths = {"md": out_dir / "report.md", "html": out_dir / "report.html", "json": out_dir / "verdict.json"}

@@ -36,6 +36,26 @@ class ModelInfo(_Record):
     tokenizer_path: str | None = None
 
 
+class AcceleratorInfo(_Record):
+    """What a server ran on, read on its host when it started (server/accelerators.py)."""
+
+    kind: Literal["npu", "cuda"]
+    name: str | None = None  # the chip: 910B3, NVIDIA H100 80GB HBM3, ...
+    count: int | None = None  # devices the host has
+    driver: str | None = None
+    firmware: str | None = None
+    toolkit: str | None = None  # CANN 8.0.RC2, CUDA 13.0
+    visible: str | None = None  # ASCEND_RT_VISIBLE_DEVICES / CUDA_VISIBLE_DEVICES as the server got it
+    packages: dict[str, str] = Field(default_factory=dict)  # vllm-ascend, torch-npu, vllm, torch
+
+    def summary(self) -> str:
+        parts = [self.name or self.kind, f"x{self.count}" if self.count else None,
+                 f"cards {self.visible}" if self.visible else None, f"driver {self.driver}" if self.driver else None,
+                 f"firmware {self.firmware}" if self.firmware else None, self.toolkit,
+                 *(f"{k} {v}" for k, v in sorted(self.packages.items()))]
+        return ", ".join(p for p in parts if p)
+
+
 class ServerLaunch(_Record):
     """How the server was started: its vLLM arguments, and those that change numerics
     (server/launch.py names them) by name, as compare reads them."""
@@ -43,6 +63,8 @@ class ServerLaunch(_Record):
     args: list[str]
     numerics: dict[str, str]  # dtype, quantization, kv_cache_dtype, max_model_len, ... -> value as given
     source: Literal["launcher", "declared"]  # vllm_api.py start's launch record, or the run's server_args
+    accelerator: AcceleratorInfo | None = None  # the launcher's host: an NPU's or GPU's facts
+    device: str | None = None  # the launcher's --device (cpu, cuda, npu); unknown for a declared launch
 
 
 class ServerTarget(_Record):
@@ -88,6 +110,7 @@ class DatasetRecord(_Record):
     samples: int
     prompt_config_sha256: str
     metrics: dict[str, float] = Field(default_factory=dict)  # filled when the run finishes
+    records: int | None = None  # the evaluated split's records, limit or not: the full benchmark's size
 
 
 class BenchmarkGroup(_Record):
@@ -302,6 +325,9 @@ class Sample(_Record):
     dataset: str
     id: str
     prompt_sha256: str  # of the exact prompt sent (for PPL: with every choice's continuation)
+    # The writing systems of the prompt's letters (results/scripts.py): an answer in one of them
+    # is never "foreign" to flip triage. None in runs written before it was recorded.
+    prompt_scripts: list[str] | None = None
     prediction: Any = None  # the raw model output
     extracted: Any = None  # after OpenCompass's post-processing
     reference: Any = None

@@ -17,6 +17,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..fileio import atomic_write_lines, atomic_write_text
+from ..handoff import GENERATIONS_FOLDER
 from .records import RunManifest, Sample
 
 MANIFEST = "run.json"
@@ -27,7 +28,7 @@ LOGS = "logs"
 FAILED_REQUESTS = f"{LOGS}/failed_requests.jsonl"  # one line per request whose retries ran out
 REQUEST_BATCHES = f"{LOGS}/request_batches.jsonl"  # one line per model call: requests, sent, cached
 FAILED_BEFORE = f"{LOGS}/failed_requests_before_resume.jsonl"  # earlier attempts' failed requests
-GENERATIONS = f"{LOGS}/generations"  # <host>-<pid>.jsonl: each generation's trace, by prompt hash
+GENERATIONS = f"{LOGS}/{GENERATIONS_FOLDER}"  # <host>-<pid>.jsonl: each generation's trace, by prompt hash
 
 
 def free_folder(parent: Path, name: str) -> Path:

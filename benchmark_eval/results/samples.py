@@ -9,6 +9,7 @@ from typing import Any
 from .outputs import read_details, read_predictions
 from .records import Choice, GenerationTrace, Sample
 from .run_dir import RunDir
+from .scripts import prompt_scripts
 from .traces import read_traces
 
 # Detail keys that describe the sample rather than score it.
@@ -53,6 +54,7 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
             dataset=abbr,
             id=str(index),
             prompt_sha256=prompt_sha256(pred.get("origin_prompt")),
+            prompt_scripts=prompt_scripts(pred.get("origin_prompt")),
             prediction=pred.get("prediction"),
             extracted=first_replica(detail.get("pred")),
             reference=first_replica(detail["answer"]) if "answer" in detail else pred.get("gold"),

@@ -13,20 +13,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..plugins.compat.built_datasets import BUILT_DATASETS_ENV
-from ..plugins.models.progress import PROGRESS_ENV, read_count
+from .. import stops
+from ..handoff import BUILT_DATASETS_ENV, DATA_ROOT_ENV, LAUNCH, PROGRESS_ENV, WAIT_FOR_GO_ENV, opencompass_argv
+from ..plugins.models.progress import read_count
 from ..results import RunDir
-from . import stops
-
-#: OpenCompass's CLI as this toolkit runs it (compat.opencompass_main), and as it ships.
-LAUNCH = "from benchmark_eval.plugins.compat import opencompass_main; opencompass_main()"
-WAIT_FOR_GO = "BENCHMARK_EVAL_WAIT_FOR_GO"  # set: import, then wait for "go" on stdin
-STOCK_LAUNCH = "import sys; from opencompass.cli.main import main; sys.argv[0] = 'opencompass'; main()"
 
 
 def opencompass_env(data_root: Path, progress_file: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {**os.environ, **(extra or {})}
-    env["COMPASS_DATA_CACHE"] = str(data_root)
+    env[DATA_ROOT_ENV] = str(data_root)
     env.pop("DATASET_SOURCE", None)
     # Everything is local: never let a loader or tokenizer reach for a hub.
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_EVALUATE_OFFLINE="1")
@@ -58,10 +53,8 @@ class OpenCompassProcess:
         self._scratch = tempfile.TemporaryDirectory(prefix=".opencompass-", dir=scratch_parent)
         self.built_datasets = Path(self._scratch.name) / "built-datasets"
         self.built_datasets.mkdir()
-        # OpenCompass's work dir is the run's parent and its "reuse" stamp the run folder's name,
-        # so it writes predictions/, results/, summary/ and logs/ into the run folder itself.
-        cmd = [sys.executable, "-c", LAUNCH, str(run_dir.plan_config), "-w", str(run_dir.path.parent), "-r", run_dir.path.name]
-        env = {**opencompass_env(data_root, run_dir.progress_file, extra_env), WAIT_FOR_GO: "1",
+        cmd = [sys.executable, "-c", LAUNCH, *opencompass_argv(run_dir.plan_config, run_dir.path)]
+        env = {**opencompass_env(data_root, run_dir.progress_file, extra_env), WAIT_FOR_GO_ENV: "1",
                BUILT_DATASETS_ENV: str(self.built_datasets)}
         with stops.deferred(), open(run_dir.opencompass_log, "wb") as log:  # the child keeps its own handle
             # Its own process group: a stop reaches OpenCompass (and its tasks) through us only,

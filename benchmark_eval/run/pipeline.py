@@ -20,10 +20,13 @@ from typing import Any
 
 from rich.console import Console
 
-from .. import __version__
+from .. import __version__, stops
 from ..backends import Backend, Target, backend_for
+from ..backends.selection import parse_run_settings
 from ..console import make_console
+from ..data.preflight import DataInfo, check_data_apart
 from ..errors import EvaluationFailed, UserError
+from ..handoff import DATA_ROOT_ENV, PRELOAD_TOKENIZER_ENV, PRESTART_CLIENT_ENV
 from ..plan import (
     PlannedDataset,
     build_config,
@@ -34,8 +37,6 @@ from ..plan import (
     runs_code,
     write_config,
 )
-from ..plugins.models.client_process import PRESTART_CLIENT_ENV
-from ..plugins.models.tokenizers import PRELOAD_TOKENIZER_ENV
 from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
@@ -57,10 +58,8 @@ from ..results.samples_ahead import SamplesAhead
 from ..runners import Runner, runner_for
 from ..sandbox import protections as sandbox_protections
 from ..server.metrics import latency_between, scrape
-from ..settings import RunSettings, parse_run_settings
-from . import stops
+from ..settings import RunSettings
 from .opencompass_runner import OpenCompassProcess
-from .preflight import DataInfo, check_data_apart
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,15 @@ def _start_opencompass(settings: RunSettings, prep: _Prepared, run_dir: RunDir) 
         raise
 
 
+def _write_plan(settings: RunSettings, prep: _Prepared, run_dir: RunDir, run_id: str) -> None:
+    """OpenCompass's config for this run, its paths those of the folder where the run is now."""
+    model = prep.backend.model_entry(settings, prep.target, run_dir).to_config()
+    runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
+    write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers,
+                              summary_groups=[g.summary_group() for g in prep.groups]),
+                 run_dir.plan_config)
+
+
 def _new_run_dir(settings: RunSettings) -> tuple[RunDir, list[Path]]:
     """A fresh run folder, and the folders made for it (the run folder and any parents it needed)."""
     parent = settings.results_root.resolve() / settings.model_abbr / settings.benchmark_type
@@ -126,11 +134,7 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
     run_dir, made = _new_run_dir(settings)
     run_id = uuid.uuid4().hex[:12]
     try:
-        model = prep.backend.model_config(settings, prep.target, run_dir)
-        runners = prep.runner.configs(settings, run_id, in_process_inference=prep.backend.in_process)
-        write_config(build_config(prep.datasets, model, runners.infer, runners.eval, workers=runners.workers,
-                                  summary_groups=[g.summary_group() for g in prep.groups]),
-                     run_dir.plan_config)
+        _write_plan(settings, prep, run_dir, run_id)
         opencompass, data = _start_opencompass(settings, prep, run_dir)
     except BaseException:
         shutil.rmtree(run_dir.path, ignore_errors=True)  # nothing is left of a run whose preflight failed
@@ -156,7 +160,7 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         datasets={
             cfg["abbr"]: DatasetRecord(config=p.config_name, subject=p.subject, path=data[p.abbr].path,
                                        files=data[p.abbr].files, samples=data[p.abbr].rows,
-                                       prompt_config_sha256=config_sha256(cfg))
+                                       prompt_config_sha256=config_sha256(cfg), records=data[p.abbr].records)
             for p, cfg in zip(prep.planned, prep.datasets)
         },
         groups=prep.groups or None,
@@ -199,8 +203,12 @@ def _recording_stops(run_dir: RunDir, manifest: RunManifest) -> Iterator[None]:
         stops.on_hard_stop(None)
 
 
-def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
-    """Finish a run that stopped, in its own folder, re-using every answered request."""
+def resume_evaluation(path: Path, console: Console | None = None, data_root: Path | None = None) -> RunResult:
+    """Finish a run that stopped, in its own folder, re-using every answered request.
+
+    The folder may have moved (another path, another host): the plan is written anew for where
+    it is, and the data are found in `data_root` (else where the run found them) and must hash
+    as the run's did."""
     console = console or make_console()
     run_dir = RunDir(path.resolve())
     not_ours = UserError(f"{run_dir.path} is not a run folder of benchmark-eval (no readable {MANIFEST}); "
@@ -218,6 +226,11 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
         raise UserError(f"{run_dir.path} has no {run_dir.plan_config.relative_to(run_dir.path)}; "
                         "it stopped before its plan was written, start a new run")
     settings = parse_run_settings(manifest.settings or {})
+    if data_root is not None:
+        settings = settings.model_copy(update={"data_root": data_root})
+    elif not settings.data_root.is_dir():
+        raise UserError(f"the run's data folder {settings.data_root} is not on this host; set {DATA_ROOT_ENV} "
+                        "to the folder holding data/ here (its files must be the run's: their hashes are checked)")
     prep = _prepare(settings)  # the server (or the weights) and the data must be there again
     changed = [cfg["abbr"] for cfg in prep.datasets
                if cfg["abbr"] not in manifest.datasets
@@ -225,8 +238,10 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
     if changed or len(prep.datasets) != len(manifest.datasets):
         raise UserError(f"the dataset configs changed since {run_dir.path} started ({', '.join(changed) or 'dataset list'}); "
                         "resuming would mix two plans, start a new run")
+    _write_plan(settings, prep, run_dir, manifest.run_id or uuid.uuid4().hex[:12])
     opencompass, data = _start_opencompass(settings, prep, run_dir)
     try:
+        _same_data(manifest, prep, data)
         manifest.resumed_at = [*(manifest.resumed_at or []), now_iso()]
         manifest.status = "running"
         # this attempt records its own failures and stops
@@ -240,6 +255,16 @@ def resume_evaluation(path: Path, console: Console | None = None) -> RunResult:
             return _execute(settings, prep, data, run_dir, manifest, opencompass, console)
     finally:
         opencompass.stop()  # (ended already, unless this attempt went no further than its start)
+
+
+def _same_data(manifest: RunManifest, prep: _Prepared, data: dict[str, DataInfo]) -> None:
+    """Data files are identified by their hashes, wherever the data root is."""
+    for planned, cfg in zip(prep.planned, prep.datasets):
+        found, recorded = data[planned.abbr].files, manifest.datasets[cfg["abbr"]].files
+        if found != recorded:
+            changed = sorted(set(found.items()) ^ set(recorded.items()))
+            raise UserError(f"the data of {cfg['abbr']} are not the run's ({changed[0][0]} differs); resuming would "
+                            f"mix two datasets: point {DATA_ROOT_ENV} at the run's data, or start a new run")
 
 
 def _execute(settings: RunSettings, prep: _Prepared, data: dict[str, DataInfo], run_dir: RunDir, manifest: RunManifest,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..compat import local_runner
 from ..plan import EVAL_TASK, INFER_TASK, OVERLAPPED_INFER_TASK
-from ..plugins.compat import local_runner
 from ..results import RunDir
 from ..results.records import LocalRunnerRecord, SlurmRunnerRecord
 from ..settings import RunSettings

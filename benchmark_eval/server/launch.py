@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from ..errors import UserError
 from ..paths import server_state_dir
-from ..results.records import ServerLaunch
+from ..results.records import AcceleratorInfo, ServerLaunch
 
 # vLLM server flags that change what the model computes, by the name compare gives them.
 # (Flags that only change speed or memory, such as --gpu-memory-utilization or
@@ -70,8 +70,8 @@ def record_path(port: int, state_dir: Path | None = None) -> Path:
     return (state_dir or server_state_dir()) / f"vllm-{port}.json"
 
 
-def write_launch(port: int, args: Sequence[str], state_dir: Path) -> None:
-    launch = ServerLaunch(args=list(args), numerics=numerics_of(args), source="launcher")
+def write_launch(port: int, args: Sequence[str], state_dir: Path, device: str, accelerator: AcceleratorInfo | None = None) -> None:
+    launch = ServerLaunch(args=list(args), numerics=numerics_of(args), source="launcher", device=device, accelerator=accelerator)
     record_path(port, state_dir).write_text(launch.model_dump_json(indent=2) + "\n")
 
 

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import httpx
 
+from .. import stops
 from ..errors import UserError
 from ..paths import cache_dir, vllm_python
-from ..run import stops
+from ..results.records import AcceleratorInfo
 from ..settings import ServerSettings
+from .accelerators import accelerator_env, check_npu_stack, describe_cuda, describe_npu, device_count
 from .launch import record_path, write_launch
 
 
@@ -70,8 +72,18 @@ def build_env(settings: ServerSettings) -> dict[str, str]:
     env.setdefault("VLLM_CACHE_ROOT", str(cache_dir() / "vllm"))
     for key, value in vllm_device_env(settings.device).items():
         env.setdefault(key, value)
+    # --devices is what the user asked for now: it wins over an exported variable.
+    env.update(accelerator_env(settings.device, settings.devices, device_count(settings.devices, settings.tensor_parallel_size)))
     env.setdefault("HF_HUB_OFFLINE", "1")  # a local model folder needs no hub
     return env
+
+
+def describe_accelerator(device: str, python: Path, env: dict[str, str]) -> AcceleratorInfo | None:
+    if device == "npu":
+        return describe_npu(python, env)
+    if device == "cuda":
+        return describe_cuda(python, env)
+    return None
 
 
 def _resolve_python(settings: ServerSettings) -> Path:
@@ -119,6 +131,9 @@ def start_server(settings: ServerSettings) -> ServerHandle:
     _check_model_folder(settings.model_path)
     _check_port_free(settings.host, settings.port)
     python = _resolve_python(settings)
+    env = build_env(settings)
+    if settings.device == "npu":
+        check_npu_stack(python, env)
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     log_path = settings.state_dir / f"vllm-{settings.port}.log"
     pid_path = settings.state_dir / f"vllm-{settings.port}.pid"
@@ -129,13 +144,15 @@ def start_server(settings: ServerSettings) -> ServerHandle:
         # Ctrl-C meant for us reaches it only through us.
         process = subprocess.Popen(
             command, stdout=log, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, env=build_env(settings), start_new_session=True,
+            stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
         stops.register_group(process.pid)
         pid_path.write_text(str(process.pid))
-        write_launch(settings.port, command[3:], settings.state_dir)  # the arguments after `-m MODULE`
     handle = ServerHandle(process.pid, settings.base_url, settings.name, log_path, pid_path)
     try:
+        # While the server loads: the arguments after `-m MODULE` and the accelerator's facts.
+        write_launch(settings.port, command[3:], settings.state_dir, settings.device,
+                     describe_accelerator(settings.device, python, env))
         _wait_until_ready(process, settings, log_path)
     except BaseException:  # not ready, or a stop signal: the server must not outlive the attempt
         # vLLM ignores SIGTERM for minutes while it starts: SIGKILL after the short grace.

@@ -2,37 +2,35 @@
 
 `RunSettings` holds what every run has. Each backend's module extends it with its own fields
 (benchmark_eval/backends/: ServerRunSettings, HfRunSettings, OfflineRunSettings, each with its
-`mode` as a Literal), and the mode (vllm_path, or hf_path alone) chooses which one a run gets.
-Everything downstream (plan, run, results) takes settings, never `os.environ`.
+`mode` as a Literal); backends/selection.py maps the mode (vllm_path, or hf_path alone) to the
+class a run gets. This module knows no backend. Everything downstream (plan, run, results)
+takes settings, never `os.environ`.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError, field_validator
 
 from ..errors import UserError
-from ..paths import default_results_root
-
-#: vllm_path values -> backend. vllm and vllm_ppl both use the running server (chat for
-#: generation, /v1/completions for log-likelihoods); offline runs vLLM's engine in-process.
-MODES = {"vllm": "vllm", "vllm_ppl": "vllm", "api": "vllm", "offline": "vllm_offline",
-         "vllm_offline": "vllm_offline", "hf": "hf"}
+from ..paths import default_results_root, folder_safe
 
 
-def setting(default: Any = ..., *, env: str, help: str, hint: str | None = None, flags: tuple[str, ...] = (),
+def setting(default: Any = ..., *, env: str | None = None, help: str, hint: str | None = None, flags: tuple[str, ...] = (),
             also_env: tuple[str, ...] = (), **constraints: Any) -> Any:
-    """A settings field with everything users see of it, said once: its classic env var
-    (`also_env`: older names that mean the same), the `benchmark-eval run` flag(s) (default
+    """A settings field with everything users see of it, said once: its classic env var, if it
+    has one (`also_env`: older names that mean the same), the command's flag(s) (default
     --ENV-NAME), the help text, and the hint that follows a bad value."""
+    if not flags and env is None:
+        raise TypeError("a setting without an env var needs its flags")
     extra: dict[str, JsonValue] = {"env": env, "also_env": [*also_env], "help": help, "hint": hint,
-                                   "flags": [*(flags or ("--" + env.lower().replace("_", "-"),))]}
+                                   "flags": [*(flags or ("--" + str(env).lower().replace("_", "-"),))]}
     return Field(default, json_schema_extra=extra, **constraints)
 
 
@@ -130,71 +128,32 @@ class RunSettings(BaseModel):
     @property
     def model_abbr(self) -> str:
         """Model name as a folder/abbr (served names may contain '/')."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", self.model_name)
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> RunSettings:
-        """Build the settings of the backend the values select, from env vars, with explicit
-        overrides (CLI flags) winning."""
-        values: dict[str, Any] = {}
-        for env_name, field in env_vars().items():
-            raw = env.get(env_name)
-            if raw is not None and raw.strip() != "":
-                values[field] = raw.strip()
-            elif raw is not None and field == "model_name":
-                values[field] = raw  # an explicitly empty model name is an error, not a default
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return parse_run_settings(values)
+        return folder_safe(self.model_name)
 
 
-def parse_run_settings(values: Mapping[str, Any]) -> RunSettings:
-    """The settings of the backend `values` select: vllm_path, or hf_path alone for local weights.
-    Settings that belong to other backends are ignored (one shell may export them all)."""
-    from ..backends import settings_class_for
-
-    given = values.get("mode")
-    if given is None:
-        mode = "hf" if values.get("model_path") else "vllm"
-    elif isinstance(given, str) and given.strip() in MODES:
-        mode = MODES[given.strip()]
-    else:
-        raise UserError(f"vllm_path={given!r} is not valid (use vllm, vllm_ppl or offline); {_declared_hint('mode')}")
-    model = settings_class_for(mode)
-    kept = {k: v for k, v in values.items() if k in model.model_fields}
-    return parse_settings(model, {**kept, "mode": mode})
+def declaration(model: type[BaseModel], field: str) -> dict[str, Any]:
+    """What `setting(...)` declared for a field of `model` (env, flags, help, hint); {} for others."""
+    info = model.model_fields.get(field)
+    extra = info.json_schema_extra if info is not None else None
+    return dict(extra) if isinstance(extra, dict) else {}
 
 
-@cache
-def _fields() -> dict[str, dict[str, Any]]:
-    """Every settings field of every backend -> its declaration (env, flags, help, hint)."""
-    from ..backends import all_settings_classes
-
-    declared: dict[str, dict[str, Any]] = {}
-    models: list[type[RunSettings]] = [RunSettings, *all_settings_classes()]
-    for model in models:
-        for name, field in model.model_fields.items():
-            if isinstance(field.json_schema_extra, dict):
-                declared.setdefault(name, dict(field.json_schema_extra))
-    return declared
+def process_env() -> Mapping[str, str]:
+    """This process's environment: the one place a command reads it (through the declarations)."""
+    return os.environ
 
 
-def _declared_hint(field: str) -> str:
-    return str(_fields()[field]["hint"])
-
-
-def env_vars() -> dict[str, str]:
-    """env var (as users of the classic opencompass.sh know it) -> settings field."""
-    return {env: field for field, d in _fields().items() for env in (d["env"], *d["also_env"])}
-
-
-def field_env(field: str) -> str:
-    """The env var that names a field in messages (hf_path, not model_path)."""
-    return str(_fields()[field]["env"]) if field in _fields() else field
-
-
-def cli_options() -> list[tuple[str, list[str], str]]:
-    """(field, flags, help) of every setting, for `benchmark-eval run`."""
-    return [(field, d["flags"], f"{d['help']} (env {d['env']})") for field, d in _fields().items()]
+def values_from_env(model: type[BaseModel], env: Mapping[str, str]) -> dict[str, str]:
+    """The fields of `model` that `env` sets through their declared env vars (blank is unset)."""
+    values: dict[str, str] = {}
+    for name in model.model_fields:
+        declared = declaration(model, name)
+        for env_name in (declared.get("env"), *declared.get("also_env", ())):
+            raw = env.get(env_name) if env_name else None
+            if raw is not None and raw.strip():
+                values[name] = raw.strip()
+                break
+    return values
 
 
 def split_words(value: str) -> tuple[str, ...]:
@@ -214,8 +173,8 @@ def parse_settings(model: type[Settings], values: dict[str, Any]) -> Settings:
         if not first["loc"]:  # a check across fields: its message says what to do
             raise UserError(first["msg"].removeprefix("Value error, ")) from None
         field = str(first["loc"][0])
-        declared = _fields().get(field, {}) if issubclass(model, RunSettings) else {}
-        name = declared.get("env", field)
+        declared = declaration(model, field)
+        name = declared.get("env") or (declared.get("flags") or [field])[0]
         if first["type"] == "missing":
             raise UserError(f"{name} is not set; {declared.get('hint') or 'set it'}") from None
         given = values.get(field)

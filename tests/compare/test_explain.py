@@ -114,3 +114,73 @@ def test_a_candidate_that_truncates_more_is_flagged() -> None:
     assert flagged is not None and flagged.flags and "truncation" in flagged.flags[0]
     same = compare_health(run({1, 2}), run({2, 3}), keys)
     assert same is not None and not same.flags
+
+
+def _ceval_question(data_root: Path) -> tuple[str, str, str]:
+    """A real C-Eval validation question, its prompt as OpenCompass's ceval_gen builds it, its
+    answer letter and that choice's Chinese text."""
+    import csv
+
+    with open(data_root / "data" / "ceval" / "formal_ceval" / "val" / "computer_network_val.csv", encoding="utf-8") as f:
+        # the first whose right choice is Chinese text of some length
+        row = next(r for r in csv.DictReader(f) if sum("\u4e00" <= ch <= "\u9fff" for ch in r[r["answer"]]) >= 6)
+    prompt = f"以下是中国关于计算机网络考试的单项选择题，请选出其中的正确答案。\n{row['question']}\n" + \
+        "".join(f"{c}. {row[c]}\n" for c in "ABCD") + "答案: "
+    return prompt, row["answer"], row[row["answer"]]
+
+
+def test_an_answer_in_the_prompts_language_is_never_degenerate(data_root: Path) -> None:
+    from benchmark_eval.compare.triage import degenerate_reason
+    from benchmark_eval.results.scripts import prompt_scripts
+
+    prompt, letter, choice = _ceval_question(data_root)
+    messages = [{"role": "HUMAN", "prompt": prompt}]  # OpenCompass's chat prompt: roles are not text
+    assert prompt_scripts(messages) == ["HAN", "LATIN"] == prompt_scripts(prompt)
+    assert prompt_scripts([{"role": "HUMAN", "prompt": "Ｑ：what？"}]) == ["LATIN"]  # full-width Latin is Latin
+
+    def answer(text: str, scripts: list[str] | None = prompt_scripts(messages)) -> Sample:
+        return Sample(dataset="ceval-computer_network", id="0", prompt_sha256="p", prompt_scripts=scripts,
+                      prediction=text, extracted=text[:1], reference=letter, scores={"correct": 1.0})
+
+    chinese, terse = answer(f"{letter}. {choice}"), answer(letter)
+    assert len(choice) >= 5 and degenerate_reason(chinese, terse) is None
+    assert triage(terse, chinese, 0.5).cause != "degenerate"
+    # Without the prompt's systems (runs that did not record them) only the answers speak.
+    assert degenerate_reason(answer(f"{letter}. {choice}", None), answer(letter, None)) is not None
+    # Real degenerate output is still caught in a Chinese sample.
+    for broken, why in ((f"{letter}. {choice} это неправильный ответ", "CYRILLIC"),
+                        (f"{letter}. {choice} คำตอบไม่ถูกต้อง", "THAI"),
+                        (f"{letter}. {choice} これはひらがなです", "HIRAGANA"),
+                        (f"{letter}. {choice[:2]}\ufffd\ufffd", "replacement"),
+                        (f"{letter}. " + "分组乱序" * 20, "repetition loop")):
+        reason = degenerate_reason(answer(broken), terse)
+        assert reason is not None and why in reason, (broken, reason)
+    english = Sample(dataset="mmlu", id="0", prompt_sha256="p", prompt_scripts=["LATIN"], prediction="The answer is B",
+                     extracted="B", reference="B", scores={"correct": 1.0})
+    thai = english.model_copy(update={"prediction": "The answer is B คำตอบไม่ถูกต้องเลย"})
+    reason = degenerate_reason(thai, english)
+    assert reason is not None and "THAI" in reason
+
+
+def test_units_at_chance_floor_or_ceiling_are_marked(data_root: Path) -> None:
+    from benchmark_eval.compare.judgeable import choices_of, not_judgeable
+
+    def mcq(correct: int, n: int, letters: str = "ABCD") -> tuple[list[Sample], list[float]]:
+        samples = [Sample(dataset="d", id=str(i), prompt_sha256="p", prediction="A", reference=letters[i % len(letters)],
+                          scores={"correct": float(i < correct)}) for i in range(n)]
+        return samples, [100.0 * (i < correct) for i in range(n)]
+
+    assert choices_of(mcq(1, 40)[0]) == 4 and choices_of(mcq(1, 40, "ABCDE")[0]) == 5
+    assert choices_of(mcq(1, 40, "AB")[0]) == 4  # a slice's letters: four at least
+    assert choices_of([Sample(dataset="d", id="0", prompt_sha256="p", reference="42", scores={})]) is None  # GSM8K: no choices
+    # C-Eval's 1,346 questions at 26.26% (the demo model's): not above a 25% guess
+    reason = not_judgeable([mcq(353, 1346)], 26.23)
+    assert reason is not None and "not distinguishable from guessing (25.00 by chance" in reason
+    assert not_judgeable([mcq(420, 1346)], 31.2) is None  # clearly above chance
+    floor = not_judgeable([mcq(8, 14042)], 0.06)  # MMLU gen's 0.06: the floor
+    assert floor is not None and "at the floor" in floor and "0.06" in floor
+    ceiling = not_judgeable([mcq(995, 1000)], 99.5)
+    assert ceiling is not None and "ceiling" in ceiling
+    # not multiple choice and neither floor nor ceiling: judged
+    free = [Sample(dataset="g", id=str(i), prompt_sha256="p", reference=str(i), scores={"correct": 1.0}) for i in range(50)]
+    assert not_judgeable([(free, [100.0] * 10 + [0.0] * 40)], 20.0) is None

@@ -171,3 +171,55 @@ def test_an_error_body_is_a_failed_evaluation_not_a_score(vllm_server: ServerHan
     assert not list(tmp_path.rglob("samples.jsonl"))
     (run_json,) = tmp_path.rglob("run.json")
     assert json.loads(run_json.read_text())["status"] == "failed"
+
+
+def test_real_chinese_samples_carry_their_prompts_writing_systems(runs: dict[str, Path]) -> None:
+    from benchmark_eval.compare.triage import degenerate_reason
+
+    fp32, bf16, again = (_samples(runs[name]) for name in ("fp32", "bf16", "fp32_again"))
+    chinese = [k for k in fp32 if k[0].startswith("ceval")]
+    english = [k for k in fp32 if "mmlu" in k[0]]  # lukaemon_mmlu_<subject>
+    assert chinese and all("HAN" in (fp32[k].prompt_scripts or []) for k in chinese)
+    assert english and all("LATIN" in (fp32[k].prompt_scripts or []) and "HAN" not in (fp32[k].prompt_scripts or [])
+                           for k in english)
+    for one, other in ((fp32, bf16), (bf16, fp32), (fp32, again)):
+        flagged = [k for k in chinese if one[k].scores.get("correct") and degenerate_reason(one[k], other[k])]
+        assert flagged == [], [(k, one[k].prediction) for k in flagged]
+
+
+def test_real_units_say_whether_this_model_can_be_judged_on_them(runs: dict[str, Path], tmp_path: Path) -> None:
+    from benchmark_eval.compare.judgeable import FLOOR
+
+    done = _compare(runs["fp32"], runs["bf16"], tmp_path)
+    units = json.loads((tmp_path / "verdict.json").read_text())["units"]
+    assert units and all("not_judgeable" in u for u in units)
+    for u in units:  # the demo model: the floor on some units, guesses on others; the mark says which
+        if u["baseline"] < FLOOR and u["paired"] and u["paired"]["flips"] is not None:
+            assert "at the floor" in u["not_judgeable"], u
+            assert f"this model cannot be judged on it: {u['not_judgeable']}" in done.stdout
+
+
+def test_next_steps_are_the_planners_numbers(runs: dict[str, Path], tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    from benchmark_eval.numbers import fixed
+
+    done = _compare(runs["fp32"], runs["bf16"], tmp_path)
+    verdict = json.loads((tmp_path / "verdict.json").read_text())
+    open_units = [u["unit"] for u in verdict["units"] if u["verdict"] == "INCONCLUSIVE"]
+    steps = verdict["next_steps"]
+    assert [s["unit"] for s in steps] == open_units and steps
+    planned = [s for s in steps if s["command"]]
+    assert planned, steps
+    for step in planned:
+        assert f"next step, {step['unit']} / {step['metric']}: {step['what_to_do']}" in done.stdout
+        words = shlex.split(step["command"])
+        assert words[:2] == ["benchmark-eval", "plan-signoff"]
+        plan = run_cli(words[1:])
+        assert plan.returncode == 0, plan.stderr[-2000:]
+        line = next(line for line in plan.stdout.splitlines() if " resolve ±" in line)
+        assert re.search(rf" resolve ±{re.escape(fixed(step['resolvable_margin']))} points", line), (line, step)
+        if step["n_needed"]:
+            assert f"about {step['n_needed']} samples" in line, (line, step)
+    assert "±0.00" not in (tmp_path / "report.md").read_text() and "-0.00 " not in (tmp_path / "report.md").read_text()

@@ -27,7 +27,7 @@ def test_shifted_logliks_and_a_flipped_choice_are_measured() -> None:
     p = [1 / (1 + math.exp(-0.5)), 1 / (1 + math.exp(0.5))]
     q = [1 / (1 + math.exp(0.1)), 1 / (1 + math.exp(-0.1))]
     kl = sum(pi * math.log(pi / qi) for pi, qi in zip(p, q))
-    assert parity.max_kl == pytest.approx(kl) and parity.mean_kl == pytest.approx(kl / 2)
+    assert parity.max_kl == pytest.approx(kl, rel=1e-3) and parity.mean_kl == pytest.approx(kl / 2, rel=1e-3)  # 4 figures kept
 
 
 def test_generative_samples_have_no_parity() -> None:

@@ -118,3 +118,41 @@ def test_the_planner_agrees_with_the_simulation(mmlu: tuple[Unit, np.ndarray], c
         drop = _simulate(unit, sizes, lambda s, m=margin: m, 2 * margin / 100, seed=8)
         assert abs(null["PASS"] - plan.p_pass_if_equal) <= 0.2 * plan.p_pass_if_equal, (unit.name, null, plan)
         assert abs(drop["FAIL"] - plan.p_fail_if_drop) <= 0.2 * plan.p_fail_if_drop, (unit.name, drop, plan)
+
+
+def _guessing(rng: np.random.Generator, sizes: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A four-choice benchmark the model answers by guessing, on both devices independently."""
+    return [(100.0 * (rng.random(n) < 0.25), 100.0 * (rng.random(n) < 0.25)) for n in sizes]
+
+
+@pytest.mark.parametrize(("delta", "rate", "bound"), [(0.0, "FAIL", 0.05), (0.0, "PASS", 0.80), (0.01, "FAIL", 0.80)])
+def test_a_unit_at_chance_does_not_change_the_suites_rates(mmlu: tuple[Unit, np.ndarray],
+                                                          ceval: tuple[Unit, np.ndarray, float, float],
+                                                          delta: float, rate: str, bound: float) -> None:
+    """MMLU as above beside a C-Eval the model only guesses at: marked by the real judgeability
+    code, it decides nothing, so the suite keeps MMLU's rates (judged anyway, it would hold
+    every PASS back: its 1% margin is far below what guesses resolve)."""
+    from benchmark_eval.compare.judgeable import not_judgeable
+    from benchmark_eval.results import Sample
+
+    unit, sizes = mmlu
+    ceval_unit, ceval_sizes = ceval[0], ceval[1]
+    letters = [Sample(dataset="c", id=c, prompt_sha256="p", reference=c, scores={}) for c in "ABCD"]
+    rng = np.random.default_rng(11 + int(delta * 1000))
+    weights, verdicts, judged_anyway = np.array(unit.weights), Counter[str](), Counter[str]()
+    for _ in range(300):
+        strata = _draw(rng, sizes, delta)
+        score = float(weights @ [b.mean() for b, _ in strata] / weights.sum())
+        paired = stratified_compare(strata, weights, 0.01 * score, resamples=1)
+        guesses = _guessing(rng, ceval_sizes)
+        guess_score = float(np.mean([b.mean() for b, _ in guesses]))
+        guessed = stratified_compare(guesses, np.ones(len(guesses)), 0.01 * guess_score, resamples=1)
+        reason = not_judgeable([(letters, list(b)) for b, _ in guesses], guess_score)
+        units = [UnitComparison(unit, "accuracy", score, paired.candidate, score - paired.candidate, None, "-", "", paired),
+                 UnitComparison(ceval_unit, "accuracy", guess_score, guessed.candidate, 0.0, None, "-", "", guessed,
+                                not_judgeable=reason)]
+        verdicts[decide(units).verdict] += 1
+        judged_anyway[decide(units, judge_all=True).verdict] += 1
+    assert verdicts[rate] / 300 <= bound if rate == "FAIL" and delta == 0 else verdicts[rate] / 300 >= bound, verdicts
+    if delta == 0 and rate == "PASS":
+        assert judged_anyway["PASS"] / 300 < 0.2, judged_anyway

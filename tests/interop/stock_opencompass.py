@@ -10,10 +10,11 @@ from typing import Any
 
 from benchmark_eval.backends.server_api import API_META_TEMPLATE
 from benchmark_eval.demo.model import SERVED_NAME
+from benchmark_eval.handoff import STOCK_LAUNCH
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.plan import plan_datasets
 from benchmark_eval.plan.datasets import type_name
-from benchmark_eval.run.opencompass_runner import STOCK_LAUNCH, opencompass_env
+from benchmark_eval.run.opencompass_runner import opencompass_env
 
 MODEL_ABBR = "stock-openaisdk"
 

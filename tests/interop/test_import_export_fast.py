@@ -129,3 +129,26 @@ def test_a_run_exported_in_opencompass_layout_is_opencompass_s_own_files(tmp_pat
     for folder in ("predictions", "results", "summary"):
         for original in (DEMO_RUN.path / folder).rglob("*.json*"):
             assert (exported / original.relative_to(DEMO_RUN.path)).read_bytes() == original.read_bytes()
+
+
+def test_import_writes_where_run_writes(tmp_path: Path) -> None:
+    """results_dir, else the checkout's results/, whatever the current folder: as `run` does."""
+    from benchmark_eval.backends.selection import parse_run_settings
+    from benchmark_eval.cli.importing import ImportOptions
+    from benchmark_eval.cli.options import parse_options
+
+    run_default = parse_run_settings({"model_name": "m", "datasets": "gsm8k_gen"}).results_root
+    assert parse_options(ImportOptions, {}, env={}).out == run_default
+    assert parse_options(ImportOptions, {}, env={"results_dir": str(tmp_path)}).out == tmp_path
+    folder = tmp_path / "outputs" / "20250101_120000"
+    (folder / "configs").mkdir(parents=True)
+    (folder / "configs" / "20250101_120000_1.py").write_text(
+        f"datasets = [{_GSM8K.format(inferencer='GenInferencer')}]\nmodels = [dict(abbr='gpu', path='served')]\n")
+    (folder / "summary").mkdir()
+    (folder / "summary" / "summary_20250101_120000.csv").write_text("dataset,version,metric,mode,gpu\ngsm8k,abc123,accuracy,gen,50.00\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = run_cli(["import", str(folder)], {"results_dir": str(tmp_path / "chosen")}, cwd=elsewhere)
+    assert_one_line_error(done, 2, "has a summary but no predictions")
+    assert (tmp_path / "chosen" / "references" / "20250101_120000-1pct.yaml").is_file()
+    assert not (elsewhere / "results").exists()

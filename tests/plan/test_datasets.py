@@ -59,9 +59,9 @@ def test_prompt_config_hashes_are_those_of_runs_already_made() -> None:
     """The demo run recorded in tests/results/data (made before our OpenCompass classes moved into
     benchmark_eval.plugins) is planned again: every dataset's prompt_config_sha256 is the same, so
     runs made before and after compare as the same inputs."""
+    from benchmark_eval.backends.selection import parse_run_settings
     from benchmark_eval.results import RunDir
     from benchmark_eval.results.manifest import config_sha256
-    from benchmark_eval.settings import parse_run_settings
 
     from ..results.test_records import DEMO_RUN
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from benchmark_eval.plugins import compat
+from benchmark_eval import compat, handoff
 
 
 @pytest.fixture
 def kept_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "built"
     folder.mkdir()
-    monkeypatch.setenv(compat.BUILT_DATASETS_ENV, str(folder))
+    monkeypatch.setenv(handoff.BUILT_DATASETS_ENV, str(folder))
     return folder
 
 
@@ -67,7 +67,7 @@ def test_a_dataset_built_for_inference_is_handed_to_its_evaluation_once(data_roo
     from benchmark_eval.data.check import data_root_env
     from benchmark_eval.plan import plan_datasets
 
-    monkeypatch.delenv(compat.BUILT_DATASETS_ENV, raising=False)
+    monkeypatch.delenv(handoff.BUILT_DATASETS_ENV, raising=False)
     cfg = plan_datasets(("gsm8k_gen",), None, 3)[0].cfg
     stock_build = openicl_eval.build_dataset_from_cfg
     assert stock_build is build_dataset_from_cfg  # the name the eval task calls, as its module bound it

@@ -16,9 +16,9 @@ from opencompass.openicl.icl_inferencer import GenInferencer
 from opencompass.runners import LocalRunner
 from opencompass.utils.prompt import PromptList
 
+from benchmark_eval import compat, handoff
 from benchmark_eval.demo.model import is_ready
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.plugins import compat
 from benchmark_eval.plugins.models.vllm_api import VLLMApi
 
 
@@ -96,7 +96,7 @@ def test_gen_inferencer_batches_by_the_model_entrys_batch_size() -> None:
     """WHOLE_DATASET relies on GenInferencer handing the model `batch_size` prompts per call."""
     source = inspect.getsource(GenInferencer.inference)
     assert "self.get_dataloader(prompt_list[index:], self.batch_size)" in source
-    assert compat.WHOLE_DATASET >= 1_000_000
+    assert handoff.WHOLE_DATASET >= 1_000_000
 
 
 def test_summary_groups_and_the_primary_metric() -> None:

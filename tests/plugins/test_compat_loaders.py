@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmark_eval.plugins import compat
+from benchmark_eval import compat
 
 
 def test_the_loader_index_names_the_objects_a_full_import_binds() -> None:
@@ -35,7 +35,7 @@ def test_the_loader_index_names_the_objects_a_full_import_binds() -> None:
 
 LAZY_CHECK = """
 import sys
-from benchmark_eval.plugins.compat import lazy_dataset_loaders
+from benchmark_eval.compat import lazy_dataset_loaders
 lazy_dataset_loaders()
 from opencompass.cli.main import main
 from opencompass.utils import build_dataset_from_cfg

@@ -11,8 +11,8 @@ from typing import Any
 from opencompass.openicl.icl_inferencer import GenInferencer
 from opencompass.utils.prompt import PromptList
 
+from benchmark_eval import compat
 from benchmark_eval.paths import demo_model_dir
-from benchmark_eval.plugins import compat
 
 
 def _prompt_lists(data_root: Path, config: str, subjects: tuple[str, ...], max_seq_len: int, counted: list[str],

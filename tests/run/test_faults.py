@@ -4,14 +4,17 @@
     final samples.jsonl equals a clean run's.
 (b)+(c) the server is killed mid-run and does not come back: the run stops with exit 3 (evaluation failed), a
     message naming the failed requests and how to resume, and no scores; the server is
-    restarted, the run resumed: samples.jsonl equals the clean run's, and no request
-    answered before the kill reached the server again.
+    restarted, the run folder moved elsewhere and its data copied elsewhere, the run resumed:
+    samples.jsonl equals the clean run's, and no request answered before the kill reached the
+    server again (the moved folder's request cache answered them). Data whose hashes differ
+    from the run's are refused.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 from collections import Counter
 from pathlib import Path
@@ -24,7 +27,7 @@ from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.server import ServerHandle, free_port, start_server, stop_server
 from benchmark_eval.settings import ServerSettings
 
-from ..conftest import assert_same_answers, finished_run, run_cli
+from ..conftest import assert_one_line_error, assert_same_answers, finished_run, run_cli
 from ..fault_proxy import EveryFifthFirstAttempt, FaultProxy
 
 SLICE = {"eval_datasets": "mmlu_gen mmlu_ppl", "subjects": "abstract_algebra,anatomy", "limit": "3",
@@ -47,14 +50,19 @@ def test_transient_faults_change_nothing(vllm_server: ServerHandle, data_root: P
     # The timeout leaves room for the slowest real answer: with datasets in flight together, a
     # PPL item's four prompts can wait behind generations for more than 8 s on this CPU server.
     with FaultProxy(vllm_server.base_url, EveryFifthFirstAttempt(), delay_s=40) as proxy:
+        proxy.slow_s = 25  # near the client's 30 s timeout, from the proxy's side of the wire
         done = run_cli(["run"], _env(proxy.port, data_root, tmp_path, request_timeout="30"), timeout=900)
     run_dir = finished_run(done)
     assert proxy.faults["500"] >= 1 and proxy.faults["delay"] >= 1, proxy.faults
     total = len(proxy.attempts)
     assert sum(proxy.faults.values()) >= total // 5, (proxy.faults, total)
     assert_same_answers((run_dir / "samples.jsonl").read_bytes(), clean_samples)
-    # Each request retried at most once (its injected fault), and every one answered once.
-    assert max(proxy.attempts.values()) == 2 and set(proxy.answered.values()) == {1}
+    # Every retry has a cause: its injected fault, or a real answer slow enough that the client
+    # gave up on it. Every request was answered, and twice only where a slow answer came too late.
+    assert max(proxy.attempts.values()) >= 2  # the injected faults were retried
+    uncaused = {k: n for k, n in proxy.attempts.items() if n > 1 + proxy.injected[k] + proxy.slow[k]}
+    assert uncaused == {}, (uncaused, proxy.slow)
+    assert all(1 <= proxy.answered[k] <= 1 + proxy.slow[k] for k in proxy.attempts), (proxy.answered, proxy.slow)
 
 
 def _server(port: int, state: Path) -> tuple[ServerSettings, ServerHandle]:
@@ -92,7 +100,20 @@ def test_server_killed_then_resume_sends_only_what_is_missing(data_root: Path, t
 
             stop_server(port, settings.state_dir)  # reap the killed server's record
             settings, handle = _server(port, tmp_path / "server")
-            resumed = run_cli(["run", "--resume", str(run_dir)], {}, timeout=900)
+            # The folder moves (another path, another name) and its data are found elsewhere:
+            # identified by their hashes, they must be the run's.
+            moved = tmp_path / "elsewhere" / "the-run"
+            moved.parent.mkdir()
+            run_dir = run_dir.rename(moved)
+            copied = tmp_path / "data-here"
+            shutil.copytree(data_root / "data" / "mmlu", copied / "data" / "mmlu")
+            altered = copied / "data" / "mmlu" / "test" / "anatomy_test.csv"
+            original = altered.read_bytes()
+            altered.write_bytes(original.replace(b"A", b"a", 1))
+            refused = run_cli(["run", "--resume", str(run_dir)], {"COMPASS_DATA_CACHE": str(copied)}, timeout=300)
+            assert_one_line_error(refused, 2, "anatomy_test.csv", "not the run's")
+            altered.write_bytes(original)
+            resumed = run_cli(["run", "--resume", str(run_dir)], {"COMPASS_DATA_CACHE": str(copied)}, timeout=900)
             assert finished_run(resumed) == run_dir
             assert_same_answers((run_dir / "samples.jsonl").read_bytes(), clean_samples)
             sent_again = [k for k in answered_before if proxy.attempts[k] > attempts_before[k]]

@@ -56,13 +56,13 @@ def test_extra_server_arguments_pass_through(tmp_path: Path, monkeypatch: pytest
 
 def test_a_run_finds_the_launch_of_a_live_server_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BENCHMARK_EVAL_SERVER_STATE", str(tmp_path))
-    write_launch(8123, ["--model", "/models/m", "--dtype", "float16"], tmp_path)
+    write_launch(8123, ["--model", "/models/m", "--dtype", "float16"], tmp_path, "npu")
     assert recorded_launch(8123, "/models/m") is None  # no pid file: never ran here
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         record_path(8123).with_suffix(".pid").write_text(str(live.pid))
         found = recorded_launch(8123, "/models/m")
-        assert found is not None and found.numerics == {"dtype": "float16"}
+        assert found is not None and found.numerics == {"dtype": "float16"} and found.device == "npu"
         assert recorded_launch(8123, "/models/other") is None  # another model answers on that port now
         settings = ServerRunSettings(model_name="m", datasets=("mmlu_gen",), port=8123, server_args="--dtype float32")
         info = ServerInfo("http://127.0.0.1:8123", ["m"], "/models/m", 2048, "0.26.0", "m")

@@ -7,7 +7,7 @@ from typing import Any
 import evaluate
 from opencompass.openicl.icl_evaluator import RougeEvaluator as StockRougeEvaluator
 
-from ..compat import bundled_metric, rouge_inputs
+from ...compat import bundled_metric, rouge_inputs
 
 
 class RougeEvaluator(StockRougeEvaluator):

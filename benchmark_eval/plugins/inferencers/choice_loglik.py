@@ -17,7 +17,7 @@ from typing import Any
 from opencompass.models.base import LMTemplateParser
 from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer
 
-from ..compat import dump_results_dict
+from ...compat import dump_results_dict
 from ..models.continuation import ContinuationRequest, split_choices
 
 # Plain text for every backend: a chat meta template must not change what PPL scores.

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from opencompass.models.base import LMTemplateParser
 from opencompass.models.base_api import APITemplateParser
 
-from ..compat import convert_chat_messages
+from ...compat import convert_chat_messages
 
 HFType = Literal["base", "chat"]
 

@@ -31,11 +31,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
+from ...handoff import PRESTART_CLIENT_ENV
+
 if TYPE_CHECKING:  # aiohttp and the client are imported where they run: the CLI only reads the name below
     from .api_client import ApiRequest, RequestFailed
 
 #: Set (run/pipeline.py): OpenCompass's process starts a client process before "go".
-PRESTART_CLIENT_ENV = "BENCHMARK_EVAL_PRESTART_CLIENT"
 _prestarted: list[tuple[Any, Connection]] = []  # (process, our end), taken by the first client
 _prestarted_lock = threading.Lock()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import importlib
 from typing import Literal
 
+from ...server.accelerators import NPU_MULTI_CARD_ALLOC
+
 Device = Literal["cpu", "cuda", "npu"]
 
 
@@ -39,8 +41,7 @@ def device_env(device: Device, num_devices: int) -> dict[str, str]:
     """Environment for OpenCompass's task processes."""
     env: dict[str, str] = {}
     if device == "npu" and num_devices > 1:
-        # Expandable segments break multi-card HCCL memory registration on torch_npu.
-        env["PYTORCH_NPU_ALLOC_CONF"] = "expandable_segments:False"
+        env.update(NPU_MULTI_CARD_ALLOC)  # the same allocator rule as an NPU server's
     return env
 
 

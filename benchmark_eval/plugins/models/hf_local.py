@@ -11,9 +11,9 @@ from the raw logits and the top-k alternatives), by prompt hash (`results.traces
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
@@ -29,7 +29,7 @@ class HFCausalLM(LocalModel):
                  meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, hf_type, max_seq_len, meta_template)
         self.logprobs = logprobs
-        self.traces = TraceWriter(Path(log_dir) / "generations") if log_dir else None
+        self.traces = TraceWriter(generations_folder(log_dir)) if log_dir else None
         import torch
         from transformers import AutoModelForCausalLM
 

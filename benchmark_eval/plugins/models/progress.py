@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-PROGRESS_ENV = "BENCHMARK_EVAL_PROGRESS_FILE"
+from ...handoff import PROGRESS_ENV
 
 
 def tick(count: int = 1) -> None:

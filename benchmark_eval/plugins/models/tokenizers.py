@@ -9,8 +9,9 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+from ...handoff import PRELOAD_TOKENIZER_ENV
+
 #: A tokenizer folder for OpenCompass's process to load while it waits for "go" (set by run/pipeline.py).
-PRELOAD_TOKENIZER_ENV = "BENCHMARK_EVAL_PRELOAD_TOKENIZER"
 _LOADING = threading.Lock()
 
 

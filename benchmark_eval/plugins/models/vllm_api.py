@@ -26,8 +26,9 @@ from typing import Any
 
 from opencompass.models.base_api import BaseAPIModel
 
+from ...compat import ChatMessages
+from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
-from ..compat import ChatMessages
 from .answers import continuation_logprobs, generated_tokens, generation, texts, texts_after_traces
 from .api_client import ApiRequest
 from .client_process import ClientProcess
@@ -61,7 +62,7 @@ class VLLMApi(BaseAPIModel):
         self.backoff_s = backoff_s
         self.datasets_in_flight = datasets_in_flight  # read by OverlappedInferTask
         self.logprobs = logprobs  # top-k alternatives per generated token; 0: no log-probs asked
-        self.trace_folder = self.log_dir / "generations" if self.log_dir else None
+        self.trace_folder = generations_folder(self.log_dir) if self.log_dir else None
         self.messages = ChatMessages(self.get_token_len, upper_bound=self._token_bound)
         # OpenCompass counts a prompt's tokens up to three times (its length check, then the
         # OpenAI-class truncation): count each prompt once.

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ... import workers
+from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
@@ -41,7 +42,7 @@ class VLLMOffline(LocalModel):
         super().__init__(path, hf_type, max_seq_len, meta_template)
         self.scoring_batch_size = scoring_batch_size
         self.logprobs = logprobs
-        self.traces = TraceWriter(Path(log_dir) / "generations") if log_dir else None
+        self.traces = TraceWriter(generations_folder(log_dir)) if log_dir else None
         options = {"model": path, "dtype": dtype, "max_model_len": max_seq_len,
                    "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
         # Its own process group, so closing it also reaches the engine's child processes.

@@ -38,7 +38,7 @@ from mmengine.config import Config
 from opencompass.tasks import OpenICLEvalTask, OpenICLInferTask
 from opencompass.utils import build_model_from_cfg, get_infer_output_path, model_abbr_from_cfg
 
-from ..compat import build_for_inference, infer_one_dataset
+from ...compat import build_for_inference, infer_one_dataset
 
 
 class OverlappedInferTask(OpenICLInferTask):

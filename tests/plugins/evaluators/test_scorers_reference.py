@@ -27,7 +27,9 @@ import pytest
 
 from benchmark_eval.backends import Target, backend_for
 from benchmark_eval.backends.server_api import ServerRunSettings
+from benchmark_eval.compat import local_runner
 from benchmark_eval.demo.model import SERVED_NAME
+from benchmark_eval.handoff import LAUNCH
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.plan import (
     EVAL_TASK,
@@ -37,10 +39,9 @@ from benchmark_eval.plan import (
     prepare_dataset,
     write_config,
 )
-from benchmark_eval.plugins.compat import local_runner
 from benchmark_eval.results import RunDir, build_samples
 from benchmark_eval.results.records import ServerTarget
-from benchmark_eval.run.opencompass_runner import LAUNCH, opencompass_env
+from benchmark_eval.run.opencompass_runner import opencompass_env
 from benchmark_eval.settings import RunSettings
 
 pytestmark = [pytest.mark.opencompass]
@@ -73,7 +74,7 @@ def _evaluate(work: Path, group: dict[str, Any], data_root: Path, stock: bool) -
     assert settings is not None
     target = Target(ServerTarget(url="http://127.0.0.1:9", endpoints=[], models=[SERVED_NAME]), demo_model_dir(),
                     "none: predictions are given", SERVED_NAME)
-    model = backend_for(settings.mode).model_config(settings, target, RunDir(run_dir))
+    model = backend_for(settings.mode).model_entry(settings, target, RunDir(run_dir)).to_config()
     config_path = write_config(build_config(datasets, model, local_runner(INFER_TASK, True), local_runner(EVAL_TASK, True)),
                                run_dir / "configs" / "plan.py")
     done = subprocess.run([sys.executable, "-c", LAUNCH, str(config_path), "-w", str(run_dir.parent), "-r", "stamp",

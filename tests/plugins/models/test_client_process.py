@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from benchmark_eval import handoff
+from benchmark_eval.handoff import PROGRESS_ENV
 from benchmark_eval.plugins.models.answers import generated_tokens, generation
 from benchmark_eval.plugins.models.api_client import ApiClient, ApiRequest, RequestFailed
 from benchmark_eval.plugins.models.client_process import ClientProcess
-from benchmark_eval.plugins.models.progress import PROGRESS_ENV, read_count, tick_each
+from benchmark_eval.plugins.models.progress import read_count, tick_each
 from benchmark_eval.server import ServerHandle, free_port
 
 
@@ -58,7 +60,7 @@ def test_a_failed_request_raises_in_the_caller_and_is_logged_by_the_prestarted_c
     it its settings (here: the log folder, the retries)."""
     from benchmark_eval.plugins.models import client_process
 
-    monkeypatch.setenv(client_process.PRESTART_CLIENT_ENV, "1")
+    monkeypatch.setenv(handoff.PRESTART_CLIENT_ENV, "1")
     client_process.prestart()
     ((waiting, _),) = client_process._prestarted
     remote = ClientProcess(base_urls=f"http://127.0.0.1:{free_port()}/v1", api_key="EMPTY", timeout=5, retries=1,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmark_eval import handoff
 from benchmark_eval.demo.model import is_ready
 from benchmark_eval.paths import demo_model_dir
 from benchmark_eval.plugins.models.tokenizers import encode, load_tokenizer, token_counts
@@ -70,6 +71,6 @@ def test_datasets_asking_at_once_share_one_tokenizer(monkeypatch: pytest.MonkeyP
         loaded = list(pool.map(lambda _: load_tokenizer(str(demo_model_dir())), range(4)))
     assert all(t is loaded[0] for t in loaded)
     tokenizers._load.cache_clear()
-    monkeypatch.setenv(tokenizers.PRELOAD_TOKENIZER_ENV, str(demo_model_dir()))
+    monkeypatch.setenv(handoff.PRELOAD_TOKENIZER_ENV, str(demo_model_dir()))
     tokenizers.preload_tokenizer()
     assert tokenizers._load.cache_info().currsize == 1 and load_tokenizer(str(demo_model_dir())) is tokenizers._load(str(demo_model_dir()))

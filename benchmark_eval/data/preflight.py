@@ -9,9 +9,9 @@ import signal
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from ..data.check import DataInfo, DataProblem, data_root_env, inspect_dataset
 from ..errors import UserError
 from ..plan import PlannedDataset
+from .check import DataInfo, DataProblem, data_root_env, inspect_dataset
 
 __all__ = ["DataInfo", "check_data", "check_data_apart"]
 

@@ -27,8 +27,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from ..handoff import BUILT_DATASETS_ENV
+
 #: The folder where the data preflight leaves the datasets it built, for OpenCompass's process.
-BUILT_DATASETS_ENV = "BENCHMARK_EVAL_BUILT_DATASETS"
 
 _BUILT: dict[str, Any] = {}  # dataset config -> the dataset its inference built, until its evaluation takes it
 _BUILT_LOCK = threading.Lock()

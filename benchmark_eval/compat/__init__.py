@@ -16,7 +16,6 @@ import contextlib
 import functools
 import importlib.util
 import io
-import logging
 import os
 import runpy
 import threading
@@ -24,20 +23,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .built_datasets import BUILT_DATASETS_ENV, build_for_inference, keep_built, share_built_datasets
+from ..handoff import BUILT_DATASETS_ENV
+from .built_datasets import build_for_inference, keep_built, share_built_datasets
 from .loaders import OPENCOMPASS_VERSION, dataset_loader_index, lazy_dataset_loaders
 
-__all__ = ["BUILT_DATASETS_ENV", "OPENCOMPASS_VERSION", "WHOLE_DATASET", "build_for_inference", "keep_built",
+__all__ = ["BUILT_DATASETS_ENV", "OPENCOMPASS_VERSION", "build_for_inference", "keep_built",
            "share_built_datasets", "ChatMessages", "bundled_metric", "dataset_loader_index",
            "lazy_dataset_loaders", "no_length_checks_without_examples",
            "convert_chat_messages", "datasets_mapping", "dump_results_dict", "infer_one_dataset", "local_runner",
-           "opencompass_main", "rouge_inputs", "primary_metric", "summary_groups"]
-
-#: `batch_size` of an API model entry: OpenCompass's inferencers hand the model `batch_size`
-#: prompts per call and wait for the slowest of them; this hands it the whole dataset in one
-#: call, and our client keeps the user's batch_size requests in flight across it.
-WHOLE_DATASET = 1_000_000
-
+           "rouge_inputs", "primary_metric", "summary_groups"]
 
 def datasets_mapping() -> dict[str, dict[str, str]]:
     """Dataset `path` names ("opencompass/mmlu") -> their folder under the data root, as
@@ -100,53 +94,6 @@ def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:
     weights keep an inference process of their own (device pinning).
     """
     return {"type": "opencompass.runners.LocalRunner", "max_num_workers": 1, "debug": in_process, "task": dict(task)}
-
-
-def opencompass_main() -> None:
-    """OpenCompass's CLI (`opencompass CONFIG ...` from sys.argv), its config dumps unformatted.
-
-    OpenCompass writes the run's config and each task's config as Python through mmengine's
-    `Config.pretty_text`, which formats the text with yapf: 3-8 s per dump for 57 MMLU subjects,
-    three dumps a run. The text before formatting is the same Python (mmengine's own
-    `format_python_code=False` skips the formatting the same way); only its layout differs.
-
-    With BENCHMARK_EVAL_WAIT_FOR_GO set it imports, then waits for a line "go" on stdin before
-    it starts (run/opencompass_runner.py: the import overlaps the run's data preflight).
-    """
-    import sys
-
-    from yapf.yapflib import yapf_api
-
-    def unformatted(text: str, *args: Any, **kwargs: Any) -> tuple[str, bool]:
-        return text, False
-
-    yapf_api.FormatCode = unformatted  # mmengine imports it from here inside pretty_text, at each call
-    lazy_dataset_loaders()
-    from opencompass.cli.main import main  # most of the import time, paid before "go"
-
-    share_built_datasets()
-    fast_in_memory_fingerprints()
-    serialize_global_rng_users()
-    no_length_checks_without_examples()
-    from ..models.client_process import prestart
-    from ..models.tokenizers import preload_tokenizer
-
-    # While the data preflight still runs (this process would only wait): the model's
-    # tokenizer and its client's process.
-    preload_tokenizer()
-    prestart()
-
-    if os.environ.get("BENCHMARK_EVAL_WAIT_FOR_GO") and sys.stdin.readline().strip() != "go":
-        return  # the run went no further (its preflight failed, or it was stopped)
-    sys.argv[0] = "opencompass"
-    main()
-    # Everything is written: the tasks closed their clients and files, the summary is out. Skip
-    # the interpreter's teardown, which frees a gigabyte of objects one by one (1-2 s after the
-    # last result of a full MMLU run) while the run waits for this process to end.
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(0)
 
 
 def fast_in_memory_fingerprints() -> None:
