@@ -22,6 +22,8 @@ class ImportOptions(BaseModel):
 
     tool: str | None = setting(None, flags=("--from",), help="opencompass or aisbench (default: recognised from the folder)")
     model: str | None = setting(None, flags=("--model",), help="the model abbr to import, when the folder holds several")
+    datasets: str | None = setting(None, flags=("--datasets",),
+                                   help="the dataset abbrs to import, comma-separated (default: every one that can be imported)")
     data_root: Path = setting(Path("."), env=DATA_ROOT_ENV, flags=("--data-root",),
                               help="the data the run used, holding data/ (default: .); OpenCompass predictions are scored again against it")
     out: Path = setting(default_factory=default_results_root, env="results_dir", flags=("--out",),
@@ -45,7 +47,8 @@ def import_cmd(folder: Path = typer.Argument(..., help="the output folder of a s
         typer.echo(f"results: {unpack_into(folder, options.out)}")
         return
     try:
-        foreign = read_foreign(folder, options.tool, options.model)
+        wanted = tuple(d for d in (options.datasets or "").replace(",", " ").split() if d) or None
+        foreign = read_foreign(folder, options.tool, options.model, wanted)
     except SummaryOnly as only:
         stem = only.summary.parent.parent.name
         written = summary_reference(only.summary, options.model, options.out / "references" / f"{stem}-1pct.yaml", only.tool)
@@ -54,6 +57,8 @@ def import_cmd(folder: Path = typer.Argument(..., help="the output folder of a s
     root = options.data_root.resolve()
     if foreign.tool == "opencompass" and not root.is_dir():
         raise UserError(f"data root {root} does not exist; pass --data-root (or set {DATA_ROOT_ENV}) to the data the run used")
+    for reason in foreign.refused:
+        console.print(f"left out: {reason}", highlight=False, soft_wrap=True)
     result = import_foreign(foreign, root, options.out, console)
     for abbr in result.rescored_differs:
         console.print(f"note: {abbr}: our evaluators' score differs from the one {foreign.tool} recorded "

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..results import RunManifest
+from ..results.records import CONTINUATION, WHOLE_PROMPT
 from .runs import LoadedRun
 
 
@@ -65,6 +66,12 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
             out.append(f"{name}: {a!r} vs {b!r}")
     for ds in datasets:
         a_ds, b_ds = base.manifest.datasets[ds], cand.manifest.datasets[ds]
+        if (a_ds.scoring == WHOLE_PROMPT) != (b_ds.scoring == WHOLE_PROMPT):
+            # Their configs and prompts differ too, necessarily: this is the reason to name.
+            out.append(f"{ds}: the scoring rules differ, {a_ds.scoring or CONTINUATION} (baseline) against "
+                       f"{b_ds.scoring or CONTINUATION} (candidate): stock OpenCompass's perplexity tests choose by the "
+                       "whole prompt, benchmark-eval by each choice's continuation; compare two stock perplexity runs, or two of ours")
+            continue
         if a_ds.prompt_config_sha256 != b_ds.prompt_config_sha256:
             out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
         if a_ds.files != b_ds.files and _known(base, a_ds.files) and _known(cand, b_ds.files):

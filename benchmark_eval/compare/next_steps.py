@@ -60,8 +60,9 @@ def _command(comparison: Comparison, u: UnitComparison, noise: UnitNoise, margin
         words += ["--subjects", ",".join(subjects)]
     if base.slice is not None and base.slice.limit:
         words += ["--limit", str(base.slice.limit)]
-    words += ["--data-root", base.data_root or ".", "--units", u.unit.name, "--discordance", f"{noise.discordance:.6g}",
-              "--score", f"{u.baseline:.6g}"]
+    # 12 figures: the planner, given these, computes the very numbers compare printed.
+    words += ["--data-root", base.data_root or ".", "--units", u.unit.name, "--discordance", f"{noise.discordance:.12g}",
+              "--score", f"{u.baseline:.12g}"]
     words += ["--margins-file", str(margins.source)] if margins.source is not None else ["--margin", f"{margins.relative:g}"]
     return shlex.join(words)
 

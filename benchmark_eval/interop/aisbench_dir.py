@@ -12,7 +12,7 @@ from typing import Any
 
 from ..errors import UserError
 from ..results.outputs import numeric_metrics
-from .foreign import ForeignDataset, ForeignRun, find_output, open_output, read_json
+from .foreign import ForeignDataset, ForeignRun, find_output, open_output, pick_datasets, read_json
 
 
 def is_aisbench_folder(path: Path) -> bool:
@@ -37,11 +37,11 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def read_aisbench(path: Path, model: str | None = None) -> ForeignRun:
+def read_aisbench(path: Path, model: str | None = None, wanted: tuple[str, ...] | None = None) -> ForeignRun:
     out = open_output(path, model)
     folder, model_abbr = out.folder, out.model_abbr
     datasets = []
-    for dataset_cfg in out.dataset_cfgs:
+    for dataset_cfg in pick_datasets(out.dataset_cfgs, wanted, folder):
         abbr = str(dataset_cfg.get("abbr"))
         predictions_file = folder / "predictions" / model_abbr / f"{abbr}.jsonl"
         if not predictions_file.is_file():

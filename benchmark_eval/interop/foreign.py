@@ -41,6 +41,7 @@ class ForeignRun:
     model_abbr: str
     datasets: list[ForeignDataset]
     summary: Path | None = None  # the tool's summary table, if it wrote one
+    refused: list[str] = field(default_factory=list)  # datasets left out, each with its one-line reason
 
 
 class SummaryOnly(UserError):
@@ -120,6 +121,18 @@ class OutputFolder:
         if not datasets:
             raise UserError(f"{self.config_file} lists no datasets; it is not the config of an evaluation")
         return datasets
+
+
+def pick_datasets(cfgs: list[dict[str, Any]], wanted: tuple[str, ...] | None, folder: Path) -> list[dict[str, Any]]:
+    """The dataset configs `--datasets` names (by abbr), in the folder's order; all without it."""
+    if not wanted:
+        return cfgs
+    abbrs = [str(c.get("abbr")) for c in cfgs]
+    unknown = [w for w in wanted if w not in abbrs]
+    if unknown:
+        raise UserError(f"--datasets: {', '.join(unknown)} not in {folder} (it holds {', '.join(abbrs[:6])}"
+                        f"{', ...' if len(abbrs) > 6 else ''}); name datasets by their abbr")
+    return [c for c in cfgs if str(c.get("abbr")) in wanted]
 
 
 def open_output(path: Path, model: str | None) -> OutputFolder:

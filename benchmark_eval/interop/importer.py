@@ -4,7 +4,8 @@ which `compare` then takes as a baseline like any other.
 Stock OpenCompass predictions are scored again, by OpenCompass itself with this toolkit's
 evaluators (the run's own plan, its evaluation stage only: the predictions are all there, so
 no request is sent), so every sample has its per-sample score even when the run kept no
-details. AISBench's per-sample results (`--dump-eval-details`) are kept as AISBench scored them.
+details. A stock perplexity dataset keeps its inferencer: its chosen answers are scored as they
+were chosen, by whole-prompt perplexity, and its record says so (`DatasetRecord.scoring`). AISBench's per-sample results (`--dump-eval-details`) are kept as AISBench scored them.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..results import RunDir, build_samples, prompt_sha256, read_outcomes, recor
 from ..results.manifest import config_sha256, now_iso
 from ..results.records import (
     SCHEMA_VERSION,
+    WHOLE_PROMPT,
     BenchmarkGroup,
     DatasetRecord,
     Environment,
@@ -47,6 +49,7 @@ from ..results.samples import detail_scores, first_replica
 from ..results.scripts import prompt_scripts
 from ..run.opencompass_runner import OpenCompassProcess
 from .foreign import ForeignDataset, ForeignRun
+from .opencompass_dir import is_stock_ppl
 
 # Where a stock dataset class comes from, for OpenCompass's benchmark groups (mmlu, ceval, ...).
 _CONFIG_OF_TYPE = {"MMLUDataset": "mmlu_gen", "CEvalDataset": "ceval_gen", "GSM8KDataset": "gsm8k_gen",
@@ -57,6 +60,9 @@ _API_MODELS = re.compile(r"OpenAI|API|Api")  # OpenAISDK, OpenAI, VLLMCustomAPIC
 UNKNOWN = ["the data files the original run read (prompts are compared sample by sample instead)",
            "the server's vLLM version and model folder", "the original run's host and packages",
            "generation log-probs (no token divergence for its samples)"]
+#: What a stock perplexity dataset does not keep.
+NO_CHOICE_LOGLIKS = ("per-choice log-likelihoods (stock perplexity tests keep whole-prompt perplexities: "
+                     "no log-prob parity for its samples)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ def our_dataset_config(cfg: dict[str, Any], model: dict[str, Any]) -> dict[str, 
     ours = with_our_classes(cfg)
     ours["abbr"] = run_abbr(cfg)
     inferencer = ours.get("infer_cfg", {}).get("inferencer", {})
+    if is_stock_ppl(cfg):  # its answers were chosen by whole-prompt perplexity: scored as chosen
+        inferencer["type"] = cfg["infer_cfg"]["inferencer"]["type"]
     if type_name(inferencer.get("type")) in ("GenInferencer", "ChatInferencer"):
         inferencer["max_out_len"] = _max_out_len(cfg, model)
     return ours
@@ -190,7 +198,8 @@ def _rescore(foreign: ForeignRun, run_dir: RunDir, ours: list[dict[str, Any]], p
     samples = [s for o in outcomes for s in build_samples(run_dir, abbr_model, o.abbr, {})]
     records = {cfg["abbr"]: DatasetRecord(config=p.config_name or cfg["abbr"], subject=p.subject, path=data[cfg["abbr"]].path,
                                           files=data[cfg["abbr"]].files, samples=data[cfg["abbr"]].rows,
-                                          prompt_config_sha256=config_sha256(cfg), metrics=o.metrics)
+                                          prompt_config_sha256=config_sha256(cfg), metrics=o.metrics,
+                                          scoring=WHOLE_PROMPT if is_stock_ppl(cfg) else None)
                for cfg, p, o in zip(ours, planned, outcomes)}
     record_group_scores(run_dir, abbr_model, groups)
     manifest = _manifest(foreign, records, groups, slice_, str(data_root), "benchmark-eval", len(samples))
@@ -242,6 +251,8 @@ def _manifest(foreign: ForeignRun, records: dict[str, DatasetRecord], groups: li
     name = str(foreign.model.get("model") or foreign.model.get("path") or foreign.model_abbr)
     tokenizer = foreign.model.get("tokenizer_path") or (foreign.model.get("path") if foreign.model.get("model") else None)
     unknown = list(UNKNOWN) if data_root else ["the data files the original run read", *UNKNOWN[1:]]
+    if any(r.scoring == WHOLE_PROMPT for r in records.values()):
+        unknown.append(NO_CHOICE_LOGLIKS)
     return RunManifest(
         schema_version=SCHEMA_VERSION, status="ok", finished_at=now_iso(),
         mode="vllm" if _API_MODELS.search(str(foreign.model.get("type", ""))) else None,

@@ -1,7 +1,13 @@
 """Stock OpenCompass output folders (0.2.x to 0.5.x): `<work_dir>/<stamp>/` with
 `configs/<stamp>_<pid>.py`, `predictions/<model>/<abbr>.json` (or `<abbr>_0.json`, `<abbr>_1.json`,
 ... where a partitioner split the dataset), `results/<model>/<abbr>.json` (with or without
-`details`) and `summary/summary_<stamp>.csv`."""
+`details`) and `summary/summary_<stamp>.csv`.
+
+Generative datasets pair with ours sample by sample. Perplexity (PPL) datasets import with their
+chosen answer and its correctness: stock OpenCompass chooses by whole-prompt perplexity, so they
+pair with another stock PPL run, never with one of ours (continuation log-likelihood), and keep no
+per-choice log-likelihoods for log-prob parity. Datasets of any other inferencer are left out,
+each with its reason."""
 
 from __future__ import annotations
 
@@ -11,10 +17,11 @@ from typing import Any
 from ..errors import UserError
 from ..plan.datasets import type_name
 from ..results.outputs import numeric_metrics
-from .foreign import ForeignDataset, ForeignRun, find_output, open_output, read_json
+from .foreign import ForeignDataset, ForeignRun, find_output, open_output, pick_datasets, read_json
 
-# The inferencers whose predictions pair with ours sample by sample.
+# The inferencers whose predictions import: generations, and stock perplexity choices.
 _GENERATIVE = {"GenInferencer", "ChatInferencer"}
+STOCK_PPL = "PPLInferencer"
 
 
 def is_opencompass_folder(path: Path) -> bool:
@@ -51,16 +58,16 @@ def _metrics(folder: Path, model_abbr: str, abbr: str) -> dict[str, float]:
     return numeric_metrics(read_json(path, "results file"))
 
 
-def read_opencompass(path: Path, model: str | None = None) -> ForeignRun:
+def read_opencompass(path: Path, model: str | None = None, wanted: tuple[str, ...] | None = None) -> ForeignRun:
     out = open_output(path, model)
-    datasets, missing = [], []
-    for dataset_cfg in out.dataset_cfgs:
+    datasets, missing, refused = [], [], []
+    for dataset_cfg in pick_datasets(out.dataset_cfgs, wanted, out.folder):
         abbr = str(dataset_cfg.get("abbr") or "")
         inferencer = type_name(dataset_cfg.get("infer_cfg", {}).get("inferencer", {}).get("type"))
-        if inferencer not in _GENERATIVE:
-            raise UserError(f"{abbr} was scored by {inferencer}: stock OpenCompass's perplexity tests score the whole prompt, "
-                            "benchmark-eval scores each choice's continuation, so their samples do not pair; "
-                            "sign off against its summary (benchmark-eval import writes a 1%-rule reference from it) or re-run the baseline")
+        if inferencer not in _GENERATIVE and inferencer != STOCK_PPL:
+            refused.append(f"{abbr}: scored by {inferencer}, whose outputs benchmark-eval cannot pair (it imports "
+                           f"{', '.join(sorted(_GENERATIVE))} and {STOCK_PPL} datasets)")
+            continue
         predictions = read_predictions(out.folder, out.model_abbr, abbr)
         if predictions is None:
             missing.append(abbr)
@@ -70,5 +77,12 @@ def read_opencompass(path: Path, model: str | None = None) -> ForeignRun:
         raise UserError(f"{len(missing)} of {len(out.dataset_cfgs)} dataset(s) have no predictions of {out.model_abbr} in {out.folder} "
                         f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): the run did not finish them; "
                         "finish it with OpenCompass (-r) first")
+    if not datasets:
+        raise UserError(f"nothing in {out.folder} can be imported: {'; '.join(refused)}")
     return ForeignRun(tool="opencompass", folder=out.folder, config_file=out.config_file, model=out.model,
-                      model_abbr=out.model_abbr, datasets=datasets, summary=out.summary)
+                      model_abbr=out.model_abbr, datasets=datasets, summary=out.summary, refused=refused)
+
+
+def is_stock_ppl(cfg: dict[str, Any]) -> bool:
+    """A stock perplexity dataset: its answer chosen by whole-prompt perplexity."""
+    return type_name(cfg.get("infer_cfg", {}).get("inferencer", {}).get("type")) == STOCK_PPL

@@ -102,6 +102,13 @@ class Slice(_Record):
     limit: int | None = None
 
 
+#: How a log-likelihood test chose its answer: ours score each choice's continuation; stock
+#: OpenCompass's perplexity tests the whole prompt (imported runs). Two rules never pair.
+CONTINUATION = "continuation log-likelihood"
+WHOLE_PROMPT = "whole-prompt perplexity"
+Scoring = Literal["continuation log-likelihood", "whole-prompt perplexity"]
+
+
 class DatasetRecord(_Record):
     config: str
     subject: str | None = None
@@ -111,6 +118,7 @@ class DatasetRecord(_Record):
     prompt_config_sha256: str
     metrics: dict[str, float] = Field(default_factory=dict)  # filled when the run finishes
     records: int | None = None  # the evaluated split's records, limit or not: the full benchmark's size
+    scoring: Scoring | None = None  # log-likelihood tests: the rule that chose the answer (None: generated)
 
 
 class BenchmarkGroup(_Record):

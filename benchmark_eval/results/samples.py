@@ -12,6 +12,8 @@ from .run_dir import RunDir
 from .scripts import prompt_scripts
 from .traces import read_traces
 
+#: How stock OpenCompass's perplexity inferencer keys each choice of a prediction ("label: A").
+STOCK_PPL_LABEL = "label: "
 # Detail keys that describe the sample rather than score it.
 _NOT_SCORES = {"example_abbr", "pred", "answer", "prompt", "task_id", "result", "origin_prediction", "predictions", "references", "refr"}
 
@@ -63,6 +65,14 @@ def build_samples(run_dir: RunDir, model_abbr: str, abbr: str,
         trace = traces.get(sample.prompt_sha256)
         if trace is not None and "choices" not in pred:
             sample.generation = trace
+        stock_ppl = sorted(k for k in pred if k.startswith(STOCK_PPL_LABEL))
+        if stock_ppl and "choices" not in pred:
+            # Stock OpenCompass's perplexity test: its chosen label, and every choice's whole prompt
+            # as the sample's input (no log-likelihoods: its perplexities do not pair with ours).
+            prompts = [pred[k].get("prompt") for k in stock_ppl]
+            sample.prompt_sha256 = prompt_sha256(prompts)
+            sample.prompt_scripts = prompt_scripts(prompts[0])
+            sample.chosen = pred.get("prediction")
         if "choices" in pred:  # a log-likelihood test: every choice's score, for log-prob parity
             sample.prompt_sha256 = prompt_sha256([pred.get("origin_prompt"), *(c["continuation"] for c in pred["choices"])])
             sample.chosen = pred.get("prediction")

@@ -32,6 +32,7 @@ from ..plan import (
     build_config,
     expected_requests,
     groups_for,
+    is_loglik,
     plan_datasets,
     prepare_dataset,
     runs_code,
@@ -40,6 +41,7 @@ from ..plan import (
 from ..results import MANIFEST, BenchmarkGroup, DatasetOutcome, RunDir, RunManifest, read_outcomes, record_group_scores
 from ..results.manifest import config_sha256, host_description, now_iso, package_versions
 from ..results.records import (
+    CONTINUATION,
     SCHEMA_VERSION,
     DatasetRecord,
     Environment,
@@ -160,7 +162,8 @@ def run_evaluation(settings: RunSettings, console: Console | None = None) -> Run
         datasets={
             cfg["abbr"]: DatasetRecord(config=p.config_name, subject=p.subject, path=data[p.abbr].path,
                                        files=data[p.abbr].files, samples=data[p.abbr].rows,
-                                       prompt_config_sha256=config_sha256(cfg), records=data[p.abbr].records)
+                                       prompt_config_sha256=config_sha256(cfg), records=data[p.abbr].records,
+                                       scoring=CONTINUATION if is_loglik(cfg) else None)
             for p, cfg in zip(prep.planned, prep.datasets)
         },
         groups=prep.groups or None,

@@ -30,12 +30,22 @@ def stock_datasets(names: tuple[str, ...], subjects: tuple[str, ...] | None, lim
     return cfgs
 
 
-def run_stock_opencompass(base_url: str, datasets: list[dict[str, Any]], work_dir: Path, data_root: Path,
-                          batch_size: int = 4, temperature: float | None = 0.0, timeout: float = 900) -> Path:
-    """OpenCompass's CLI on a config file of the usual shape; returns its timestamped output folder."""
+def stock_hf_model(abbr: str, dtype: str) -> dict[str, Any]:
+    """OpenCompass's own HF model class on the demo weights, on the CPU: what stock perplexity
+    (PPL) tests need, since they score prompts by local weights."""
+    return {"type": "opencompass.models.HuggingFaceBaseModel", "abbr": abbr, "path": str(demo_model_dir()),
+            "max_seq_len": 2048, "max_out_len": 32, "batch_size": 8, "run_cfg": {"num_gpus": 0},
+            "model_kwargs": {"torch_dtype": f"torch.{dtype}", "device_map": "cpu"}}
+
+
+def run_stock_opencompass(base_url: str | None, datasets: list[dict[str, Any]], work_dir: Path, data_root: Path,
+                          batch_size: int = 4, temperature: float | None = 0.0, timeout: float = 900,
+                          model: dict[str, Any] | None = None) -> Path:
+    """OpenCompass's CLI on a config file of the usual shape (its OpenAISDK client against
+    `base_url`, or `model`); returns its timestamped output folder."""
     from mmengine.config import Config
 
-    model: dict[str, Any] = {
+    model = model or {
         "type": "opencompass.models.OpenAISDK", "abbr": MODEL_ABBR, "path": SERVED_NAME, "key": "EMPTY",
         "openai_api_base": f"{base_url}/v1", "tokenizer_path": str(demo_model_dir()), "meta_template": API_META_TEMPLATE,
         "max_out_len": 512, "max_seq_len": 2048, "temperature": temperature, "retry": 2, "batch_size": batch_size,

@@ -53,9 +53,23 @@ def test_a_truncated_predictions_file_is_one_line_and_nothing_is_written(tmp_pat
     assert not (tmp_path / "results").exists()
 
 
-def test_stock_perplexity_predictions_are_refused_with_the_reason(tmp_path: Path) -> None:
-    folder = _opencompass_folder(tmp_path, inferencer="PPLInferencer")
-    assert_one_line_error(run_cli(["import", str(folder)]), 2, "scored by PPLInferencer", "whole prompt", "do not pair")
+def test_a_mixed_folder_leaves_out_what_cannot_pair_and_says_why(tmp_path: Path) -> None:
+    """A folder (built here in stock OpenCompass's layout) whose second dataset was scored by an
+    inferencer whose outputs do not pair (CLPInferencer: a probability per choice, no answer)."""
+    from benchmark_eval.interop import read_foreign
+
+    folder = _opencompass_folder(tmp_path)
+    config = folder / "configs" / "20250101_120000_1.py"
+    other = _GSM8K.format(inferencer="CLPInferencer").replace("abbr='gsm8k'", "abbr='gsm8k_clp'")
+    config.write_text(config.read_text().replace("datasets = [", f"datasets = [{other}, "))
+    foreign = read_foreign(folder, None, None)
+    assert [d.abbr for d in foreign.datasets] == ["gsm8k"]
+    assert foreign.refused == ["gsm8k_clp: scored by CLPInferencer, whose outputs benchmark-eval cannot pair "
+                               "(it imports ChatInferencer, GenInferencer and PPLInferencer datasets)"]
+    assert [d.abbr for d in read_foreign(folder, None, None, ("gsm8k",)).datasets] == ["gsm8k"]
+    only_clp = run_cli(["import", str(folder), "--datasets", "gsm8k_clp"])
+    assert_one_line_error(only_clp, 2, "nothing in", "can be imported: gsm8k_clp: scored by CLPInferencer")
+    assert_one_line_error(run_cli(["import", str(folder), "--datasets", "gsm8k,mmlu"]), 2, "--datasets: mmlu not in", "gsm8k")
 
 
 def test_a_summary_only_folder_gets_the_one_percent_rule_and_signs_off_against_it(tmp_path: Path) -> None:
@@ -152,3 +166,24 @@ def test_import_writes_where_run_writes(tmp_path: Path) -> None:
     assert_one_line_error(done, 2, "has a summary but no predictions")
     assert (tmp_path / "chosen" / "references" / "20250101_120000-1pct.yaml").is_file()
     assert not (elsewhere / "results").exists()
+
+
+def test_the_scoring_rule_is_the_reason_named_when_it_differs() -> None:
+    from benchmark_eval.compare.comparability import input_differences
+    from benchmark_eval.compare.runs import LoadedRun
+    from benchmark_eval.results.records import RunManifest
+
+    def run(scoring: str | None, config: str) -> LoadedRun:
+        record = {"config": "ceval_ppl", "files": {}, "samples": 1, "prompt_config_sha256": config, "scoring": scoring}
+        manifest = RunManifest.model_validate({"schema": 1, "status": "ok", "model": {"name": "m"},
+                                               "datasets": {"ceval-x_ppl": record}})
+        return LoadedRun(Path("."), manifest, {})
+
+    stock, ours, older_ours = run("whole-prompt perplexity", "s"), run("continuation log-likelihood", "o"), run(None, "o")
+    for candidate in (ours, older_ours):  # a run.json written before runs recorded their rule is ours too
+        assert input_differences(stock, candidate, ["ceval-x_ppl"]) == [
+            "ceval-x_ppl: the scoring rules differ, whole-prompt perplexity (baseline) against continuation log-likelihood "
+            "(candidate): stock OpenCompass's perplexity tests choose by the whole prompt, benchmark-eval by each choice's "
+            "continuation; compare two stock perplexity runs, or two of ours"]
+    assert input_differences(ours, older_ours, ["ceval-x_ppl"]) == []
+    assert input_differences(stock, run("whole-prompt perplexity", "s"), ["ceval-x_ppl"]) == []

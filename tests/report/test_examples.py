@@ -45,3 +45,28 @@ def test_no_shipped_report_reads_zero_for_a_value_that_is_not() -> None:
     for report in reports:
         text = report.read_text()
         assert not re.search(r"[-±]0\.00(?![0-9])", text), (report, re.search(r".{60}[-±]0\.00(?![0-9]).{20}", text))
+
+
+def test_every_undecided_unit_has_the_planners_next_step(data_root: Path) -> None:
+    """docs/examples: each INCONCLUSIVE unit has a next step, and each step's plan-signoff command
+    (its data root made this host's) gives the margin and sample size the step says."""
+    from benchmark_eval.numbers import fixed
+
+    commands = 0
+    for path in sorted(EXAMPLES.glob("**/verdict.json")):
+        verdict = json.loads(path.read_text())
+        open_units = [u["unit"] for u in verdict["units"] if u["verdict"] == "INCONCLUSIVE"]
+        assert [s["unit"] for s in verdict["next_steps"]] == open_units, path
+        for step in verdict["next_steps"]:
+            if not step["command"]:
+                continue
+            commands += 1
+            words = shlex.split(step["command"])
+            words[words.index("--data-root") + 1] = str(data_root)
+            plan = run_cli(words[1:])
+            assert plan.returncode == 0, plan.stderr[-2000:]
+            line = next(line for line in plan.stdout.splitlines() if " resolve ±" in line)
+            assert f" resolve ±{fixed(step['resolvable_margin'])} points" in line, (path, line, step)
+            if step["n_needed"]:
+                assert f"about {step['n_needed']} samples" in line, (path, line, step)
+    assert commands >= 2
