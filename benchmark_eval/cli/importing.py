@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ..handoff import DATA_ROOT_ENV
 from ..paths import default_results_root
-from ..settings import setting
+from ..settings import setting, split_words
 from ..stops import set_phase
 from .app import app, console
 from .options import parse_options, with_options
@@ -47,7 +47,7 @@ def import_cmd(folder: Path = typer.Argument(..., help="the output folder of a s
         typer.echo(f"results: {unpack_into(folder, options.out)}")
         return
     try:
-        wanted = tuple(d for d in (options.datasets or "").replace(",", " ").split() if d) or None
+        wanted = split_words(options.datasets or "") or None
         foreign = read_foreign(folder, options.tool, options.model, wanted)
     except SummaryOnly as only:
         stem = only.summary.parent.parent.name

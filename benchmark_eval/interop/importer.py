@@ -85,11 +85,10 @@ def our_dataset_config(cfg: dict[str, Any], model: dict[str, Any]) -> dict[str, 
     """The stock config as one of our runs of the same dataset holds it: our classes, the abbr a
     run gives it, and the generation length the inferencer got (from the model's config when the
     dataset's names none, as OpenCompass's inference task does)."""
-    ours = with_our_classes(cfg)
+    # A stock perplexity dataset's answers were chosen by whole-prompt perplexity: scored as chosen.
+    ours = with_our_classes(cfg, inferencer_too=not is_stock_ppl(cfg))
     ours["abbr"] = run_abbr(cfg)
     inferencer = ours.get("infer_cfg", {}).get("inferencer", {})
-    if is_stock_ppl(cfg):  # its answers were chosen by whole-prompt perplexity: scored as chosen
-        inferencer["type"] = cfg["infer_cfg"]["inferencer"]["type"]
     if type_name(inferencer.get("type")) in ("GenInferencer", "ChatInferencer"):
         inferencer["max_out_len"] = _max_out_len(cfg, model)
     return ours

@@ -23,15 +23,16 @@ _EVALUATOR_SWAPS = {
 # PPL tests are scored by continuation log-likelihood, the same rule on every backend.
 _INFERENCER_SWAPS = {"PPLInferencer": "benchmark_eval.plugins.inferencers.ChoiceLoglikInferencer"}
 
-def with_our_classes(stock: dict[str, Any]) -> dict[str, Any]:
+def with_our_classes(stock: dict[str, Any], inferencer_too: bool = True) -> dict[str, Any]:
     """A copy of a stock dataset config with our evaluators and log-likelihood inferencer in place
-    of OpenCompass's (a run's datasets, and a stock run's datasets when it is imported)."""
+    of OpenCompass's (a run's datasets, and a stock run's datasets when it is imported; an imported
+    stock perplexity dataset keeps its inferencer: `inferencer_too=False`)."""
     cfg = copy.deepcopy(stock)
     evaluator = cfg.get("eval_cfg", {}).get("evaluator")
     if evaluator is not None and type_name(evaluator.get("type")) in _EVALUATOR_SWAPS:
         evaluator["type"] = _EVALUATOR_SWAPS[type_name(evaluator["type"])]
     inferencer = cfg.get("infer_cfg", {}).get("inferencer") or {}
-    if type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
+    if inferencer_too and type_name(inferencer.get("type")) in _INFERENCER_SWAPS:
         inferencer["type"] = _INFERENCER_SWAPS[type_name(inferencer["type"])]
     return cfg
 
