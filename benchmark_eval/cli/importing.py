@@ -1,4 +1,4 @@
-"""`benchmark-eval import`: another tool's run (stock OpenCompass, AISBench), or a pack of one of
+"""`benchmark-eval import`: another tool's run (stock OpenCompass, AISBench, lm-eval, EvalScope), or a pack of one of
 ours from another host, as a run folder of ours, written where `run` writes (results_dir, else
 the checkout's results/)."""
 
@@ -20,10 +20,10 @@ from .options import parse_options, with_options
 class ImportOptions(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    tool: str | None = setting(None, flags=("--from",), help="opencompass or aisbench (default: recognised from the folder)")
-    model: str | None = setting(None, flags=("--model",), help="the model abbr to import, when the folder holds several")
+    tool: str | None = setting(None, flags=("--from",), help="opencompass, aisbench, lm-eval or evalscope (default: recognised from the folder)")
+    model: str | None = setting(None, flags=("--model",), help="the model to import, when the folder holds several (OpenCompass's abbr, lm-eval's and EvalScope's model folder)")
     datasets: str | None = setting(None, flags=("--datasets",),
-                                   help="the dataset abbrs to import, comma-separated (default: every one that can be imported)")
+                                   help="the datasets to import, comma-separated: OpenCompass abbrs, lm-eval tasks, EvalScope benchmarks (default: every one that can be imported)")
     data_root: Path = setting(Path("."), env=DATA_ROOT_ENV, flags=("--data-root",),
                               help="the data the run used, holding data/ (default: .); OpenCompass predictions are scored again against it")
     out: Path = setting(default_factory=default_results_root, env="results_dir", flags=("--out",),
@@ -32,9 +32,9 @@ class ImportOptions(BaseModel):
 
 @app.command("import", epilog=app.info.epilog)
 @with_options(ImportOptions)
-def import_cmd(folder: Path = typer.Argument(..., help="the output folder of a stock OpenCompass or AISBench run (its work dir, or the timestamped folder in it), or a pack of a run of ours (benchmark-eval pack)"),
+def import_cmd(folder: Path = typer.Argument(..., help="the output folder of a stock OpenCompass, AISBench or EvalScope run (its work dir, or the timestamped folder in it), lm-eval's --output_path (or one results_*.json in it), or a pack of a run of ours (benchmark-eval pack)"),
                **given: str | None) -> None:
-    """Turn another tool's run into a run folder of ours, a baseline for compare (stock OpenCompass predictions are scored again with OpenCompass's evaluators; AISBench's per-sample details are kept), or unpack a pack made on another host into this host's results."""
+    """Turn another tool's run into a run folder of ours, a baseline for compare (stock OpenCompass predictions are scored again with OpenCompass's evaluators; AISBench's, lm-eval's and EvalScope's per-sample scores are kept as they scored them), or unpack a pack made on another host into this host's results."""
     set_phase("import")
     from ..errors import UserError
     from ..interop import SummaryOnly, read_foreign

@@ -3,7 +3,8 @@ expected differences (device, host, versions) shown side by side."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ..results import RunManifest
@@ -73,7 +74,11 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
                        "whole prompt, benchmark-eval by each choice's continuation; compare two stock perplexity runs, or two of ours")
             continue
         if a_ds.prompt_config_sha256 != b_ds.prompt_config_sha256:
-            out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
+            if a_ds.task_config is not None and b_ds.task_config is not None:  # lm-eval, EvalScope: say what differs
+                keys = config_differences(a_ds.task_config, b_ds.task_config)
+                out.append(f"{ds}: task config differs: {'; '.join(keys[:4])}{f'; and {len(keys) - 4} more' if len(keys) > 4 else ''}")
+            else:
+                out.append(f"{ds}: prompt/few-shot config differs (prompt_config_sha256)")
         if a_ds.files != b_ds.files and _known(base, a_ds.files) and _known(cand, b_ds.files):
             changed = sorted(set(a_ds.files.items()) ^ set(b_ds.files.items()))
             names = sorted({name for name, _ in changed})
@@ -85,6 +90,23 @@ def input_differences(base: LoadedRun, cand: LoadedRun, datasets: list[str]) -> 
         if prompts_differ:
             out.append(f"{ds}: {len(prompts_differ)} sample prompt(s) differ (e.g. id {prompts_differ[0][1]})")
     return out
+
+
+def config_differences(a: Mapping[str, object], b: Mapping[str, object], prefix: str = "") -> list[str]:
+    """Each dotted key whose value differs between two task configs ("num_fewshot: 0 vs 5")."""
+    out = []
+    for key in sorted(set(a) | set(b), key=str):
+        x, y = a.get(key), b.get(key)
+        if isinstance(x, Mapping) and isinstance(y, Mapping):
+            out += config_differences(x, y, f"{prefix}{key}.")
+        elif x != y:
+            out.append(f"{prefix}{key}: {_short(x)} vs {_short(y)}")
+    return out
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _known(run: LoadedRun, files: dict[str, str]) -> bool:

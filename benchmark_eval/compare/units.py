@@ -40,7 +40,7 @@ class Unit:
             return "the dataset's score"
         if self.average == "naive":
             return f"naive average of {len(self.datasets)} subsets' scores"
-        source = f" (OpenCompass's {self.group.name} weights)" if self.group is not None else ""
+        source = f" ({self.group.source or 'OpenCompass'}'s {self.group.name} weights)" if self.group is not None else ""
         return f"weighted average of {len(self.datasets)} subsets' scores{source}"
 
 
@@ -89,7 +89,7 @@ def default_units(groups: Sequence[BenchmarkGroup], datasets: Sequence[str]) -> 
     groups = [g for g in groups if set(g.subsets) <= common]
     units: list[Unit] = []
     for head in headline_groups(groups):
-        twin = next((g for g in groups if g.weights and set(g.subsets) == set(head.subsets)), None)
+        twin = None if head.weights else next((g for g in groups if g.weights and set(g.subsets) == set(head.subsets)), None)
         units.append(replace(_from_group(twin or head, head.name), label=head.label, quoted=head if twin else None))
     grouped = {d for u in units for d in u.datasets}
     units += [_single(d) for d in datasets if d not in grouped]

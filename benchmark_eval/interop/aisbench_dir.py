@@ -6,13 +6,12 @@ scored them, since its dataset and evaluator classes are its own."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 from ..errors import UserError
 from ..results.outputs import numeric_metrics
 from .foreign import ForeignDataset, ForeignRun, find_output, open_output, pick_datasets, read_json
+from .jsonl import read_jsonl
 
 
 def is_aisbench_folder(path: Path) -> bool:
@@ -21,20 +20,6 @@ def is_aisbench_folder(path: Path) -> bool:
     except UserError:
         return False
     return any("ais_bench." in f.read_text(encoding="utf-8", errors="replace") for f in (folder / "configs").glob("*.py"))
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise UserError(f"predictions file {path} line {number} is not valid JSON: the file is truncated or was "
-                                "written by something else; re-run that dataset with AISBench") from None
-    return rows
 
 
 def read_aisbench(path: Path, model: str | None = None, wanted: tuple[str, ...] | None = None) -> ForeignRun:
@@ -53,7 +38,7 @@ def read_aisbench(path: Path, model: str | None = None, wanted: tuple[str, ...] 
         if not isinstance(details, dict):
             raise UserError(f"{abbr}: {results_file} has no per-sample details; re-run AISBench's evaluation with them: "
                             f"ais_bench CONFIG -m eval --dump-eval-details -r {folder.name} -w {folder.parent}")
-        rows = sorted(_read_jsonl(predictions_file), key=lambda r: int(r.get("id", 0)))
+        rows = sorted(read_jsonl(predictions_file, "AISBench"), key=lambda r: int(r.get("id", 0)))
         if [int(r.get("id", -1)) for r in rows] != list(range(len(rows))) or len(details) != len(rows):
             raise UserError(f"{abbr}: {predictions_file} holds {len(rows)} answers and {results_file.name} {len(details)} results, "
                             "not one per sample; some requests failed: re-run them with AISBench (-r) first")

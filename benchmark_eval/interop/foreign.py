@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..errors import UserError
+from ..results.records import ImportedTool
 
 ToolName = Literal["opencompass", "aisbench"]
 
@@ -50,7 +51,7 @@ class SummaryOnly(UserError):
     def __init__(self, message: str, summary: Path) -> None:
         super().__init__(message)
         self.summary = summary
-        self.tool: ToolName = "opencompass"  # set by the reader that found it
+        self.tool: ImportedTool = "opencompass"  # set by the reader that found it
 
 
 def read_json(path: Path, what: str) -> Any:

@@ -50,6 +50,7 @@ from ..results.scripts import prompt_scripts
 from ..run.opencompass_runner import OpenCompassProcess
 from .foreign import ForeignDataset, ForeignRun
 from .opencompass_dir import is_stock_ppl
+from .scored import ScoredRun, write_scored
 
 # Where a stock dataset class comes from, for OpenCompass's benchmark groups (mmlu, ceval, ...).
 _CONFIG_OF_TYPE = {"MMLUDataset": "mmlu_gen", "CEvalDataset": "ceval_gen", "GSM8KDataset": "gsm8k_gen",
@@ -154,8 +155,11 @@ def _check_predictions(dataset: ForeignDataset, abbr: str, info: DataInfo, data_
                         f"(e.g. sample {differ[0]}); point --data-root (COMPASS_DATA_CACHE) at the data that run used")
 
 
-def import_foreign(foreign: ForeignRun, data_root: Path, out_root: Path, console: Console) -> ImportResult:
+def import_foreign(foreign: ForeignRun | ScoredRun, data_root: Path, out_root: Path, console: Console) -> ImportResult:
     """Write the run folder; nothing is left of it if any step fails."""
+    if isinstance(foreign, ScoredRun):  # lm-eval, EvalScope: scored by the tool, kept as it scored them
+        path, samples = write_scored(foreign, out_root)
+        return ImportResult(path, samples, [])
     if foreign.tool == "aisbench":
         return _keep_tool_scores(foreign, out_root)
     ours = [our_dataset_config(d.cfg, foreign.model) for d in foreign.datasets]

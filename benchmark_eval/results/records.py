@@ -107,6 +107,8 @@ class Slice(_Record):
 CONTINUATION = "continuation log-likelihood"
 WHOLE_PROMPT = "whole-prompt perplexity"
 Scoring = Literal["continuation log-likelihood", "whole-prompt perplexity"]
+#: The tools whose output folders `import` reads.
+ImportedTool = Literal["opencompass", "aisbench", "lm-eval", "evalscope"]
 
 
 class DatasetRecord(_Record):
@@ -119,6 +121,9 @@ class DatasetRecord(_Record):
     metrics: dict[str, float] = Field(default_factory=dict)  # filled when the run finishes
     records: int | None = None  # the evaluated split's records, limit or not: the full benchmark's size
     scoring: Scoring | None = None  # log-likelihood tests: the rule that chose the answer (None: generated)
+    # An imported lm-eval or EvalScope run: the tool's own task config as it ran (what makes its
+    # prompts and scores; its model and host settings left out), compared key by key.
+    task_config: dict[str, Any] | None = None
 
 
 class BenchmarkGroup(_Record):
@@ -136,6 +141,7 @@ class BenchmarkGroup(_Record):
     weights: dict[str, float] | None = None  # weighted groups (mmlu-weighted), for the subsets present
     limit: int | None = None  # the run's per-subset sample limit
     scores: dict[str, float] = Field(default_factory=dict)  # OpenCompass's group rows, once the run finished
+    source: Literal["lm-eval", "EvalScope"] | None = None  # whose group it is, when not OpenCompass's (an imported run's)
 
     @property
     def complete(self) -> bool:
@@ -250,14 +256,14 @@ class ImportRecord(_Record):
     turned into a run folder of ours. What that folder cannot tell is listed in `unknown`, and a
     comparison says which of its checks these facts leave unmade."""
 
-    tool: Literal["opencompass", "aisbench"]
+    tool: ImportedTool
     folder: str
     config_file: str
     model_type: str  # the model class the tool ran (OpenAISDK, VLLMCustomAPIChat, ...)
     imported_at: str
     # benchmark-eval: the predictions were scored again by this toolkit's evaluators (OpenCompass's
     # post-processing and evaluation); the tool: its own per-sample results were kept as they were.
-    scored_by: Literal["benchmark-eval", "aisbench"]
+    scored_by: Literal["benchmark-eval", "aisbench", "lm-eval", "evalscope"]
     original_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)  # the tool's own scores per dataset
     unknown: list[str] = Field(default_factory=list)  # facts the folder does not hold
 
@@ -308,8 +314,8 @@ class Choice(_Record):
 
     label: str | int
     loglik: float
-    n_tokens: int
-    mean: float
+    n_tokens: int | None = None  # None: the tool that scored it did not say (lm-eval)
+    mean: float | None = None
 
 
 class GenerationTrace(_Record):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmark_eval.server import ServerHandle, stop_server
+from benchmark_eval.server import ServerHandle
 
-from ..conftest import _start, run_cli, run_dir_from
+from ..conftest import run_cli, run_dir_from
 
 DATASETS = "mmlu_gen_4d595a ceval_gen gsm8k_gen Xsum_gen"
 # Two benchmark groups (3 MMLU and 2 C-Eval subjects) and two datasets in no group; max_out_len 40
@@ -25,13 +24,6 @@ def evaluate(port: int | str, served: str, data_root: Path, results: Path, devic
     })
     assert done.returncode == 0, done.stderr[-3000:]
     return run_dir_from(done.stdout)
-
-
-@pytest.fixture(scope="package")
-def bf16_server() -> Iterator[ServerHandle]:
-    settings, handle = _start("bfloat16")
-    yield handle
-    stop_server(settings.port, settings.state_dir)
 
 
 @pytest.fixture(scope="package")

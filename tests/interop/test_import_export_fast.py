@@ -34,9 +34,11 @@ def _opencompass_folder(root: Path, models: tuple[str, ...] = ("api",), inferenc
 
 
 def test_not_a_tool_folder_is_one_line(tmp_path: Path) -> None:
-    assert_one_line_error(run_cli(["import", str(tmp_path)]), 2, "is not an OpenCompass or AISBench output folder")
+    assert_one_line_error(run_cli(["import", str(tmp_path)]), 2, "is not an OpenCompass, AISBench, lm-eval or EvalScope output folder")
     assert_one_line_error(run_cli(["import", str(tmp_path / "nope")]), 2, "is not a folder")
-    assert_one_line_error(run_cli(["import", str(tmp_path), "--from", "lm-eval"]), 2, "give opencompass or aisbench")
+    assert_one_line_error(run_cli(["import", str(tmp_path), "--from", "helm"]), 2, "give one of evalscope, lm-eval, aisbench, opencompass")
+    assert_one_line_error(run_cli(["import", str(tmp_path), "--from", "lm-eval"]), 2, "holds no lm-eval results")
+    assert_one_line_error(run_cli(["import", str(tmp_path), "--from", "evalscope"]), 2, "is not an EvalScope output folder")
 
 
 def test_the_model_to_import_must_be_in_the_folder(tmp_path: Path) -> None:
