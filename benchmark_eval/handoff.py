@@ -98,6 +98,7 @@ class ApiModelEntry(ModelEntry):
     max_workers: int  # requests in flight
     datasets_in_flight: int
     logprobs: int
+    ppl_requests: str  # next_token or prompt_logprobs (RunSettings.ppl_requests)
     query_per_second: int
     retry: int
     timeout: float
@@ -111,6 +112,7 @@ class LocalModelEntry(ModelEntry):
     """The part every local-weights entry has (HF transformers, vLLM offline)."""
 
     logprobs: int
+    ppl_requests: str  # next_token or prompt_logprobs (RunSettings.ppl_requests)
     log_dir: str  # generation traces go to <log_dir>/generations/
     label: str
     model: str  # the weights folder

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -32,11 +33,13 @@ def data_root() -> Path:
 
 
 @contextmanager
-def demo_server() -> Iterator[ServerHandle]:
-    """The demo model, fp32, prefix caching off: a request costs the same whoever sends it first."""
+def demo_server(prefix_caching: bool = False) -> Iterator[ServerHandle]:
+    """The demo model, fp32; prefix caching off unless asked (then a request costs the same
+    whoever sends it first)."""
     with tempfile.TemporaryDirectory(prefix="benchmark-server-") as state:
         settings = ServerSettings(model_path=demo_model_dir(), served_model_name=SERVED_NAME, port=free_port(),
-                                  dtype="float32", state_dir=Path(state), extra_args=["--no-enable-prefix-caching"])
+                                  dtype="float32", state_dir=Path(state),
+                                  extra_args=[] if prefix_caching else ["--no-enable-prefix-caching"])
         handle = start_server(settings)
         try:
             yield handle
@@ -103,6 +106,27 @@ def prompts_in(requests: list[dict[str, Any]]) -> int:
     """Prompts in a list of cached requests (a PPL request may carry an item's choices as a list)."""
     return sum(len(r["body"]["prompt"]) if r["body"].get("prompt") and isinstance(r["body"]["prompt"][0], list) else 1
                for r in requests)
+
+
+async def _bare(base_url: str, requests: list[dict[str, Any]], concurrency: int) -> float:
+    import httpx
+
+    gate = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base_url + "/v1", timeout=600, limits=limits) as client:
+        async def one(request: dict[str, Any]) -> None:
+            async with gate:
+                (await client.post(request["path"], json=request["body"])).raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(r) for r in requests))
+        return time.perf_counter() - started
+
+
+def bare(base_url: str, requests: list[dict[str, Any]], concurrency: int) -> float:
+    """Seconds a bare asyncio client takes to send `requests` (as cached by a run) at `concurrency`:
+    the server-bound time of the same work."""
+    return asyncio.run(_bare(base_url, requests, concurrency))
 
 
 def run_folder(stdout: str) -> Path:

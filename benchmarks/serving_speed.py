@@ -11,18 +11,16 @@ Goals: P1 ours / bare <= 1.15; P2 ours prompts/s / bare >= 0.9.
 Prints a table and writes benchmarks/results/serving_speed.json.
 
 usage: .venv/bin/python benchmarks/serving_speed.py [--skip-stock] [--label NAME]
-(--label after: writes benchmarks/results/serving_speed_after.json, to keep runs of two codes apart)
+(--label NAME writes benchmarks/results/serving_speed_NAME.json)
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sqlite3
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +28,7 @@ import httpx
 from mmengine.config import Config
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import CLI, data_root, demo_server, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
+from _common import CLI, bare, data_root, demo_server, prompts_in, request_phase_s, run_folder, timed, write_result  # noqa: E402
 
 from benchmark_eval.backends.server_api import API_META_TEMPLATE  # noqa: E402
 from benchmark_eval.demo.model import SERVED_NAME  # noqa: E402
@@ -55,23 +53,6 @@ def ours(base_url: str, workload: dict[str, str], results: Path) -> dict[str, An
         requests = [json.loads(r[0]) for r in db.execute("SELECT request FROM answers ORDER BY rowid")]
     return {"run_s": run["seconds"], "request_phase_s": request_phase, "peak_rss_mib": run["peak_rss_mib"],
             "requests": len(requests), "prompts": prompts_in(requests), "run_dir": str(run_dir), "_requests": requests}
-
-
-async def _bare(base_url: str, requests: list[dict[str, Any]]) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
-    async with httpx.AsyncClient(base_url=base_url + "/v1", timeout=600, limits=limits) as client:
-        async def one(request: dict[str, Any]) -> None:
-            async with gate:
-                (await client.post(request["path"], json=request["body"])).raise_for_status()
-
-        started = time.perf_counter()
-        await asyncio.gather(*(one(r) for r in requests))
-        return time.perf_counter() - started
-
-
-def bare(base_url: str, requests: list[dict[str, Any]]) -> float:
-    return asyncio.run(_bare(base_url, requests))
 
 
 def stock(base_url: str, plan: Path, tuned: bool) -> dict[str, Any]:
@@ -105,7 +86,7 @@ def main() -> None:
         httpx.post(url + "/v1/chat/completions", timeout=300, json={  # warm-up, not timed
             "model": SERVED_NAME, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
         gen = ours(url, GEN, Path(tmp) / "gen")
-        gen["bare_s"] = bare(url, gen.pop("_requests"))
+        gen["bare_s"] = bare(url, gen.pop("_requests"), CONCURRENCY)
         gen["ratio_request_phase"] = gen["request_phase_s"] / gen["bare_s"]
         gen["ratio_whole_run"] = gen["run_s"] / gen["bare_s"]
         if not skip_stock:
@@ -113,7 +94,7 @@ def main() -> None:
             gen["stock_tuned"] = stock(url, plan, tuned=True)
             gen["stock_default"] = stock(url, plan, tuned=False)
         ppl = ours(url, PPL, Path(tmp) / "ppl")
-        ppl["bare_s"] = bare(url, ppl.pop("_requests"))
+        ppl["bare_s"] = bare(url, ppl.pop("_requests"), CONCURRENCY)
         n = ppl["prompts"]  # an item's choices travel in one request
         ppl["ours_prompts_per_s"] = n / ppl["request_phase_s"]
         ppl["ours_prompts_per_s_whole_run"] = n / ppl["run_s"]

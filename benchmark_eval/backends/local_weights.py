@@ -105,6 +105,7 @@ def common_entry_fields(settings: LocalRunSettings, run_dir: RunDir) -> dict[str
     """The fields every local-weights model entry has (handoff.LocalModelEntry)."""
     return {
         "logprobs": settings.logprobs,
+        "ppl_requests": settings.ppl_requests,
         "log_dir": str(run_dir.logs),  # generation traces go to logs/generations/
         "label": settings.model_abbr,
         "model": str(settings.model_path.resolve()),

@@ -138,6 +138,7 @@ class ServerApi:
             max_workers=settings.batch_size,
             datasets_in_flight=settings.datasets_in_flight,
             logprobs=settings.logprobs,
+            ppl_requests=settings.ppl_requests,
             query_per_second=1000,  # no throttle: concurrency is the bound
             retry=settings.retries,
             timeout=settings.request_timeout,

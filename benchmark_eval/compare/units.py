@@ -83,7 +83,7 @@ def default_units(groups: Sequence[BenchmarkGroup], datasets: Sequence[str]) -> 
     A benchmark that OpenCompass also averages by question count (mmlu-weighted: the same
     subjects, weighted by their test sizes) is decided on that average: it estimates the same
     device difference with a smaller error than the mean of subject scores, which weighs a
-    100-question subject like a 1,534-question one (README, "Sign-off units").
+    100-question subject like a 1,534-question one (docs/signoff.md).
     """
     common = set(datasets)
     groups = [g for g in groups if set(g.subsets) <= common]

@@ -81,7 +81,7 @@ def metric_whitelist() -> list[str]:
     for node in ast.parse(source.read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "METRIC_WHITELIST" for t in node.targets):
             return [str(item) for item in ast.literal_eval(node.value)]
-    raise RuntimeError(f"METRIC_WHITELIST is no longer a literal in {source}; read it by import in compat.metric_whitelist")
+    raise RuntimeError(f"METRIC_WHITELIST is not a literal in {source}; read it by import in compat.metric_whitelist")
 
 
 def local_runner(task: dict[str, Any], in_process: bool) -> dict[str, Any]:

@@ -47,8 +47,8 @@ def _settings(folder: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise UserError(f"cannot read {folder / _CONFIG} ({type(error).__name__}); it is not EvalScope's task config") from None
     if not isinstance(data, dict) or not isinstance(data.get("resolved_benchmarks"), dict):
-        raise UserError(f"{folder / _CONFIG} has no resolved_benchmarks; it was written by an EvalScope before 1.0, "
-                        "or by something else: re-run with EvalScope 1.x")
+        raise UserError(f"{folder / _CONFIG} has no resolved_benchmarks; EvalScope 1.x writes them; this was written by an "
+                        "older EvalScope or by something else: re-run with EvalScope 1.x")
     return data
 
 

@@ -94,6 +94,14 @@ class RunSettings(BaseModel):
     srun_args: tuple[str, ...] = setting(
         (), env="srun_args", help="extra srun options",
         hint="set srun_args to extra srun options, e.g. srun_args='--time=02:00:00 --account=eval'")
+    # How a log-likelihood item is scored on every backend (plugins/models/continuation.py): the
+    # answers are the same within batching noise either way (tested); prompt_logprobs is the
+    # form every vLLM version serves.
+    ppl_requests: Literal["next_token", "prompt_logprobs"] = setting(
+        "next_token", env="ppl_requests",
+        help="PPL scoring: next_token (an item whose choices are single tokens: its context computed once, those tokens' "
+             "log-probs as the next token), or prompt_logprobs (every choice's whole prompt)",
+        hint="set ppl_requests to next_token or prompt_logprobs")
 
     @property
     def is_local(self) -> bool:

@@ -43,6 +43,23 @@ def _trace(output: Any, k: int) -> dict[str, Any]:
     return {"finish_reason": output.finish_reason, "output_tokens": len(output.token_ids), "content": content}
 
 
+def _next_token_logprobs(llm: Any, sampling_params: Any, contexts: list[Any], tokens: list[list[int]]) -> list[list[float]]:
+    """Per context, the log-probs of the given tokens as its next token (vLLM's raw log-probs:
+    the model's log-softmax), one forward pass per context."""
+    try:  # vLLM with logprob_token_ids: exactly these ids, one request per context
+        params = [sampling_params(max_tokens=1, temperature=0, logprobs=len(ids), logprob_token_ids=list(ids)) for ids in tokens]
+    except TypeError:
+        params = None
+    if params is not None:
+        outputs = llm.generate(contexts, params, use_tqdm=False)
+        return [[out.outputs[0].logprobs[0][t].logprob for t in ids] for out, ids in zip(outputs, tokens)]
+    # An older vLLM: each token forced in turn (the prefix cache computes each context once).
+    pairs = [(context, t) for context, ids in zip(contexts, tokens) for t in ids]
+    forced = [sampling_params(max_tokens=1, temperature=0, logprobs=0, allowed_token_ids=[t]) for _, t in pairs]
+    outputs = iter(llm.generate([context for context, _ in pairs], forced, use_tqdm=False))
+    return [[next(outputs).outputs[0].logprobs[0][t].logprob for t in ids] for ids in tokens]
+
+
 def main() -> None:
     options = json.loads(sys.argv[1])
     # Keep stdout for the protocol: whatever vLLM writes to fd 1 goes to stderr instead.
@@ -73,6 +90,8 @@ def main() -> None:
                 answer: dict[str, Any] = {"logprobs": [
                     [entry[token].logprob for entry, token in zip(out.prompt_logprobs[1:], ids[1:])]
                     for out, ids in zip(outputs, request["prompts"])]}
+            elif request["op"] == "next_token":
+                answer = {"logprobs": _next_token_logprobs(llm, SamplingParams, prompts, request["tokens"])}
             elif request["op"] == "generate":
                 k = int(request.get("logprobs") or 0)
                 params = SamplingParams(max_tokens=request["max_tokens"], temperature=0, logprobs=k or None)

@@ -69,7 +69,7 @@ def test_a_stock_opencompass_run_imports_with_our_predictions_and_scores(stock_a
         assert record["prompt_config_sha256"] == ours_manifest["datasets"][abbr]["prompt_config_sha256"], abbr
         assert record["files"] == ours_manifest["datasets"][abbr]["files"], abbr
     # Stock OpenCompass's own scores of the same predictions, kept beside ours: accuracy is the same
-    # evaluator's, exactly. ROUGE differs on purpose (README, "Scores"): the stock aggregate is a
+    # evaluator's, exactly. ROUGE differs on purpose (docs/evaluating.md, "Results"): the stock aggregate is a
     # bootstrap median of means, ours the exact mean of the per-sample scores in samples.jsonl.
     for abbr, stock_metrics in origin["original_metrics"].items():
         for metric, value in stock_metrics.items():

@@ -40,13 +40,14 @@ def test_second_server_stopped_mid_run_changes_nothing(vllm_server: ServerHandle
             proxy.after_answer = lambda answered: answered == 4 and os.killpg(second.pid, signal.SIGKILL)
             both = run_cli(["run"], _env(data_root, tmp_path / "both",
                                          endpoints=f"{_address(vllm_server)},127.0.0.1:{proxy.port}"))
-            assert sum(proxy.answered.values()) == 4, "the second server served part of the run, then died"
-            assert sum(proxy.attempts.values()) > 4, "requests kept reaching the dead server's address"
+            answered = sum(proxy.answered.values())  # the 4th answer kills it; one more may be on its way
+            assert sum(proxy.attempts.values()) > answered, "requests kept reaching the dead server's address"
     finally:
         stop_server(port, settings.state_dir)
     assert_same_answers(_samples(both), single)
     run = json.loads(next((tmp_path / "both").glob("*/*/*/run.json")).read_text())
     assert len(run["server"]["endpoints"]) == 2
+    assert 4 <= answered < run["requests"]["sent"], "the second server served part of the run, then died"
 
 
 def test_endpoints_must_serve_one_model(vllm_server: ServerHandle, data_root: Path, tmp_path: Path) -> None:

@@ -124,3 +124,49 @@ def texts_after_traces(folder: Path, keys: list[str], answers: list[dict[str, An
     its trace. (Run in the client's process: the traces never cross into OpenCompass's.)"""
     trace_writer(folder).write(zip(keys, (answer["trace"] for answer in answers)))
     return texts(answers)
+
+
+class _NextTokenLogprobs(msgspec.Struct):
+    token_logprobs: list[float | None] | None = None
+    top_logprobs: list[dict[str, float] | None] | None = None
+
+
+class _NextTokenChoice(msgspec.Struct):
+    logprobs: _NextTokenLogprobs | None = None
+
+
+class _NextTokenAnswer(msgspec.Struct):
+    choices: list[_NextTokenChoice]
+
+
+_NEXT_TOKEN_ANSWER = msgspec.json.Decoder(_NextTokenAnswer)
+
+
+def _next_token_logprobs(raw: bytes) -> _NextTokenLogprobs:
+    try:
+        answer = _NEXT_TOKEN_ANSWER.decode(raw)
+    except msgspec.MsgspecError as error:
+        raise RequestFailed(f"the server's answer is not a completion with log-probs ({error})") from None
+    if len(answer.choices) != 1 or answer.choices[0].logprobs is None:
+        raise RequestFailed("the server answered a next-token request without log-probs")
+    return answer.choices[0].logprobs
+
+
+def label_logprobs(token_ids: list[int], raw: bytes) -> list[list[float]] | None:
+    """Each requested token's log-prob as the next token (`logprob_token_ids`), one list per
+    choice, as `continuation_logprobs` gives them for single-token continuations; None when the
+    answer lacks them (a server that ignores the field: the first such request finds out)."""
+    top = _next_token_logprobs(raw).top_logprobs
+    step = top[0] if top else None
+    if step is None or any(f"token_id:{t}" not in step for t in token_ids):
+        return None
+    return [[float(step[f"token_id:{t}"])] for t in token_ids]
+
+
+def forced_logprob(raw: bytes) -> list[list[float]]:
+    """The log-prob of the one allowed next token (`allowed_token_ids`), as one choice's list."""
+    values = _next_token_logprobs(raw).token_logprobs
+    if not values or values[0] is None:
+        raise RequestFailed("the server returned no log-prob for the allowed token")
+    return [[float(values[0])]]
+

@@ -3,7 +3,8 @@
 Written against plain `transformers` (4.57 in the evaluator environment, 5.x on GPU images)
 rather than OpenCompass's HF classes, which call tokenizer APIs transformers 5 removed and
 whose PPL depends on padding. Scoring follows `continuation`'s rule one sequence at a time,
-so batch size (which applies to generation) never changes a score. Generations leave the same
+so batch size (which applies to generation) never changes a score; an item whose choices are
+single tokens takes one pass over its shared context instead of one per choice. Generations leave the same
 traces as the server's (finish reason, length and, with `logprobs` >= 1, each token's log-prob
 from the raw logits and the top-k alternatives), by prompt hash (`results.traces`).
 """
@@ -11,29 +12,37 @@ from the raw logits and the top-k alternatives), by prompt hash (`results.traces
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from typing import Any
 
 from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
-from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_request
+from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .devices import Device, prepare_device
 from .local import LocalModel
 from .progress import tick
 
+#: Padded tokens per forward pass when an accelerator scores single-token choices in batches.
+_BATCH_TOKENS = 16384
+
 
 class HFCausalLM(LocalModel):
     def __init__(self, path: str, hf_type: HFType = "chat", device: Device = "cpu", dtype: str = "float32",
-                 num_devices: int = 1, max_seq_len: int = 2048, logprobs: int = 0, log_dir: str | None = None,
+                 num_devices: int = 1, max_seq_len: int = 2048, logprobs: int = 0, ppl_requests: str = "next_token",
+                 log_dir: str | None = None,
                  meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, hf_type, max_seq_len, meta_template)
         self.logprobs = logprobs
+        self.ppl_requests = ppl_requests  # next_token, or prompt_logprobs: every choice's whole sequence
         self.traces = TraceWriter(generations_folder(log_dir)) if log_dir else None
         import torch
         from transformers import AutoModelForCausalLM
 
         self.device = prepare_device(device)
+        # Single-token choices in padded batches on an accelerator; one context per pass on the CPU.
+        self.batched_next_token = not str(self.device).startswith("cpu")
         # RunSettings allows auto, float32, bfloat16, float16: torch's own names.
         torch_dtype = getattr(torch, dtype) if dtype != "auto" else "auto"
         placement: dict[str, Any] = {"device_map": "auto"} if num_devices > 1 else {}
@@ -45,23 +54,76 @@ class HFCausalLM(LocalModel):
         self.model = model
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
+        # An item's choices are consecutive requests with one context.
+        items = [tokenize_requests(self.tokenizer, list(group)) for _, group in groupby(requests, key=lambda r: r.context)]
+        single = {i: item for i, item in enumerate(items) if self.ppl_requests == "next_token" and len(item) > 1
+                  and all(len(r.continuation_ids) == 1 for r in item) and len({r.context_ids for r in item}) == 1}
+        nexts = dict(zip(single, self._next_token_logprobs([(item[0].context_ids, [r.continuation_ids[0] for r in item])
+                                                             for item in single.values()])))
+        scores: list[ContinuationScore] = []
+        for i, item in enumerate(items):
+            scores += [score_from_logprobs([v]) for v in nexts[i]] if i in nexts else [self._sequence_score(r) for r in item]
+            tick(len(item))
+        return scores
+
+    def _logits(self, ids: Sequence[int]) -> Any:
         import torch
 
-        scores = []
-        for request in map(lambda r: tokenize_request(self.tokenizer, r), requests):
-            # One sequence per forward pass: CPU and GPU kernels pick their reduction order by
-            # batch shape (measured here: fp32 logits move by up to 3.5e-3 between batch 1 and
-            # 4), so any batching, padded or not, would make a score depend on its neighbours.
-            ids = torch.tensor([request.ids], device=self.model.device)
+        # One sequence per forward pass: CPU and GPU kernels pick their reduction order by batch
+        # shape (measured here: fp32 logits move by up to 3.5e-3 between batch 1 and 4), so any
+        # batching, padded or not, would make a score depend on its neighbours.
+        with torch.no_grad():
+            return self.model(input_ids=torch.tensor([list(ids)], device=self.model.device)).logits[0]
+
+    def _sequence_score(self, request: TokenizedRequest) -> ContinuationScore:
+        import torch
+
+        logits = self._logits(request.ids)
+        start = len(request.context_ids)
+        # Position t predicts token t+1; log-softmax in float32 whatever the weights' dtype.
+        logprobs = torch.log_softmax(logits[start - 1:-1].float(), dim=-1)
+        targets = torch.tensor(request.continuation_ids, device=logprobs.device)
+        return score_from_logprobs(logprobs.gather(1, targets[:, None])[:, 0].tolist())
+
+    def _next_token_logprobs(self, asked: list[tuple[tuple[int, ...], list[int]]]) -> list[list[float]]:
+        """Per (context, tokens): the tokens' log-probs as the context's next token, from one pass
+        over the context (a causal model's last context position is what the whole prompt's pass
+        computes for it). On the CPU one context per pass, as every score there. On an
+        accelerator, contexts of similar length in right-padded batches: the padding comes after
+        every real token, so no real position attends to it, but the batch shape changes the
+        kernels' reduction order, and with it the last digits (docs/ppl.md states the bound)."""
+        import torch
+
+        out: list[list[float]]
+        if not self.batched_next_token:
+            out = []
+            for context, tokens in asked:
+                last = torch.log_softmax(self._logits(context)[-1].float(), dim=-1)
+                out.append([float(last[t]) for t in tokens])
+            return out
+        out = [[] for _ in asked]
+        order = sorted(range(len(asked)), key=lambda i: len(asked[i][0]))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        start = 0
+        while start < len(order):
+            # As many contexts as fit _BATCH_TOKENS padded tokens (the longest is last in a batch).
+            stop = start + 1
+            while stop < len(order) and (stop - start + 1) * len(asked[order[stop]][0]) <= _BATCH_TOKENS:
+                stop += 1
+            batch = order[start:stop]
+            width = len(asked[batch[-1]][0])
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for place, i in enumerate(batch):
+                ids[place, :len(asked[i][0])] = torch.tensor(asked[i][0])
+                mask[place, :len(asked[i][0])] = 1
             with torch.no_grad():
-                logits = self.model(input_ids=ids).logits[0]
-            start = len(request.context_ids)
-            # Position t predicts token t+1; log-softmax in float32 whatever the weights' dtype.
-            logprobs = torch.log_softmax(logits[start - 1:-1].float(), dim=-1)
-            targets = torch.tensor(request.continuation_ids, device=logprobs.device)
-            scores.append(score_from_logprobs(logprobs.gather(1, targets[:, None])[:, 0].tolist()))
-            tick()
-        return scores
+                logits = self.model(input_ids=ids.to(self.model.device), attention_mask=mask.to(self.model.device)).logits
+            for place, i in enumerate(batch):
+                values = torch.log_softmax(logits[place, len(asked[i][0]) - 1].float(), dim=-1)
+                out[i] = [float(values[t]) for t in asked[i][1]]
+            start = stop
+        return out
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
         import torch

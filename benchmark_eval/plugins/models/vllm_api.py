@@ -2,9 +2,10 @@
 
 Generation posts to `/v1/chat/completions` (messages built by OpenCompass's own OpenAI-class
 conversion, through `compat.ChatMessages`); log-likelihood scoring, which no OpenCompass API
-class offers, posts token-id prompts to `/v1/completions` with `prompt_logprobs`, so the server
-scores exactly the ids of the shared rule: one request per item, its choices as a list of
-prompts (they share their context), and only the continuation tokens' log-probs are kept.
+class offers, posts token-id prompts to `/v1/completions`, so the server scores exactly the ids
+of the shared rule: an item whose choices are single tokens asks for those tokens' log-probs as
+the next token after the context; any other item asks its choices' prompts (one request, a
+list of prompts) with `prompt_logprobs`; only the continuation tokens' log-probs are kept.
 A generation's answer is kept with its trace (finish reason, output tokens and, with
 `logprobs` >= 1, each token's log-prob and top-k alternatives), written beside OpenCompass's
 predictions by prompt hash (`results.traces`).
@@ -29,14 +30,30 @@ from opencompass.models.base_api import BaseAPIModel
 from ...compat import ChatMessages
 from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
-from .answers import continuation_logprobs, generated_tokens, generation, texts, texts_after_traces
-from .api_client import ApiRequest
+from .answers import (
+    continuation_logprobs,
+    forced_logprob,
+    generated_tokens,
+    generation,
+    label_logprobs,
+    texts,
+    texts_after_traces,
+)
+from .api_client import ApiRequest, RequestFailed
 from .client_process import ClientProcess
 from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .progress import tick, tick_each
 from .tokenizers import encode, load_tokenizer, token_count_bound, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
+
+
+def _asked(answer: list[list[float]] | None) -> list[list[float]]:
+    """A scoring request's per-choice log-probs; None only from a server that stopped taking
+    logprob_token_ids after it took them for the probe."""
+    if answer is None:
+        raise RequestFailed("the server returned no log-probs for logprob_token_ids, which it took before")
+    return answer
 
 
 class VLLMApi(BaseAPIModel):
@@ -48,7 +65,8 @@ class VLLMApi(BaseAPIModel):
                  endpoints: list[str] | None = None, temperature: float = 0.0, max_seq_len: int = 2048,
                  max_workers: int = 16, query_per_second: int = 1000, retry: int = 3, timeout: float = 600,
                  cache_path: str | None = None, log_dir: str | None = None, backoff_s: float = 1.0,
-                 datasets_in_flight: int = 1, logprobs: int = 0, meta_template: dict[str, Any] | None = None) -> None:
+                 datasets_in_flight: int = 1, logprobs: int = 0, ppl_requests: str = "next_token",
+                 meta_template: dict[str, Any] | None = None) -> None:
         super().__init__(path=path, max_seq_len=max_seq_len, meta_template=meta_template, retry=retry,
                          query_per_second=query_per_second)
         self.key = key
@@ -69,6 +87,9 @@ class VLLMApi(BaseAPIModel):
         self._token_len = lru_cache(maxsize=8192)(self._count_tokens)
         self._client_lock = threading.Lock()
         self._api: ClientProcess | None = None
+        self.ppl_requests = ppl_requests  # next_token, or prompt_logprobs for every item
+        self._label_logprobs: bool | None = None  # does the server take logprob_token_ids? (asked once)
+        self._probe_lock = threading.Lock()
 
     def get_token_len(self, prompt: str) -> int:
         return self._token_len(prompt)
@@ -121,21 +142,62 @@ class VLLMApi(BaseAPIModel):
         return body
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        # An item's choices (consecutive requests with one context) make one request. Items go in
-        # chunks, so that the token ids of a whole dataset never sit in memory at once; the other
-        # datasets in flight keep the server busy at a chunk's tail.
+        # An item's choices (consecutive requests with one context) are asked together. Items go
+        # in chunks, so that the token ids of a whole dataset never sit in memory at once; the
+        # other datasets in flight keep the server busy at a chunk's tail.
         items = [list(group) for _, group in groupby(requests, key=lambda r: r.context)]
         scores: list[ContinuationScore] = []
-        per_item = len(requests) // max(1, len(items))  # progress counts prompts
         for start in range(0, len(items), _ITEMS_PER_CHUNK):
             chunk = items[start:start + _ITEMS_PER_CHUNK]
             tokenized = iter(tokenize_requests(load_tokenizer(self.tokenizer_path), [r for item in chunk for r in item]))
-            scoring = [self._scoring_request([next(tokenized) for _ in item]) for item in chunk]
-            answers = self.client.post_all(scoring, progress=partial(tick_each, per_item))
-            scores += [score_from_logprobs(logprobs) for answer in answers for logprobs in answer]
+            scoring = [request for item in chunk for request in self._scoring_requests([next(tokenized) for _ in item])]
+            per_request = max(1, round(sum(len(item) for item in chunk) / len(scoring)))  # progress counts prompts
+            answers = self.client.post_all(scoring, progress=partial(tick_each, per_request))
+            scores += [score_from_logprobs(logprobs) for answer in answers for logprobs in _asked(answer)]
         return scores
 
-    def _scoring_request(self, item: list[TokenizedRequest]) -> ApiRequest:
+    def _scoring_requests(self, item: list[TokenizedRequest]) -> list[ApiRequest]:
+        """The requests that score an item's choices, each answered as a list of per-choice
+        continuation log-probs (in the choices' order across the requests).
+
+        Where every continuation is one token (MMLU's and C-Eval's " A"... " D"), only the next
+        token's log-probs after the shared context are needed: the context is sent and computed
+        once, and no prompt log-probs are asked (vLLM computes, detokenizes and returns one per
+        prompt token, and a request that asks for them skips the prefix cache). Log-probs are
+        vLLM's raw ones (its default `--logprobs-mode raw_logprobs`): the model's log-softmax,
+        before the allowed-tokens mask. Other items, and `ppl_requests=prompt_logprobs`, ask
+        each choice's whole prompt with `prompt_logprobs`."""
+        next_token = self.ppl_requests == "next_token" and all(len(r.continuation_ids) == 1 for r in item)
+        if not next_token or len({r.context_ids for r in item}) != 1:
+            return [self._prompt_logprobs_request(item)]
+        context, tokens = list(item[0].context_ids), [r.continuation_ids[0] for r in item]
+        if self._takes_label_logprobs(context, tokens):  # one request: the log-probs of exactly these ids
+            return [self._label_request(context, tokens)]
+        # A server without logprob_token_ids: a request per choice, its token the only one allowed
+        # (with the prefix cache on, the context is computed once for them all).
+        return [ApiRequest("/completions", {"model": self.path, "prompt": context, "max_tokens": 1, "temperature": 0, "logprobs": 0,
+                                            "allowed_token_ids": [token], "return_tokens_as_token_ids": True},
+                           keep=forced_logprob, keep_name="forced-logprob") for token in tokens]
+
+    def _takes_label_logprobs(self, context: list[int], tokens: list[int]) -> bool:
+        """Asked of the server once, by the first item scored this way: its request is the probe,
+        and its answer, cached, is that item's (the datasets in flight wait for it: no request is
+        sent twice)."""
+        with self._probe_lock:
+            if self._label_logprobs is None:
+                try:
+                    [answer] = self.client.post_all([self._label_request(context, tokens)])
+                except RequestFailed:  # a server that rejects the field outright
+                    answer = None
+                self._label_logprobs = answer is not None
+            return self._label_logprobs
+
+    def _label_request(self, context: list[int], tokens: list[int]) -> ApiRequest:
+        body = {"model": self.path, "prompt": context, "max_tokens": 1, "temperature": 0, "logprobs": len(tokens),
+                "logprob_token_ids": tokens, "return_tokens_as_token_ids": True}
+        return ApiRequest("/completions", body, keep=partial(label_logprobs, tokens), keep_name=f"label-logprobs:{tokens}")
+
+    def _prompt_logprobs_request(self, item: list[TokenizedRequest]) -> ApiRequest:
         body = {"model": self.path, "prompt": [r.ids for r in item], "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}
         spans = [(len(r.context_ids), list(r.continuation_ids)) for r in item]
         # The continuations' positions are part of what is kept, so part of the cache key.

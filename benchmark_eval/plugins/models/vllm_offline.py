@@ -14,7 +14,8 @@ import os
 import signal
 import subprocess
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
-from .continuation import ContinuationRequest, ContinuationScore, score_from_logprobs, tokenize_requests
+from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
 from .local import LocalModel
 from .progress import tick
 
@@ -37,11 +38,12 @@ class EngineFailed(RuntimeError):
 class VLLMOffline(LocalModel):
     def __init__(self, path: str, vllm_python: str, hf_type: HFType = "chat", dtype: str = "auto",
                  tensor_parallel_size: int = 1, max_seq_len: int = 2048, scoring_batch_size: int = 64,
-                 device: str = "cpu", env: dict[str, str] | None = None, logprobs: int = 0,
+                 device: str = "cpu", env: dict[str, str] | None = None, logprobs: int = 0, ppl_requests: str = "next_token",
                  log_dir: str | None = None, meta_template: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(path, hf_type, max_seq_len, meta_template)
         self.scoring_batch_size = scoring_batch_size
         self.logprobs = logprobs
+        self.ppl_requests = ppl_requests  # next_token, or prompt_logprobs: every choice's whole prompt
         self.traces = TraceWriter(generations_folder(log_dir)) if log_dir else None
         options = {"model": path, "dtype": dtype, "max_model_len": max_seq_len,
                    "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
@@ -67,15 +69,25 @@ class VLLMOffline(LocalModel):
         return answer
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        tokenized = tokenize_requests(self.tokenizer, requests)
-        scores = []
-        for start in range(0, len(tokenized), self.scoring_batch_size):
-            chunk = tokenized[start:start + self.scoring_batch_size]
-            answer = self._ask({"op": "score", "prompts": [r.ids for r in chunk]})
-            for request, logprobs in zip(chunk, answer["logprobs"]):
-                # logprobs[i] belongs to token i + 1: the continuation's are the last ones.
-                scores.append(score_from_logprobs(logprobs[len(request.context_ids) - 1:]))
-            tick(len(chunk))
+        tokenized = iter(tokenize_requests(self.tokenizer, requests))
+        # An item's choices are consecutive requests with one context.
+        items = [[next(tokenized) for _ in group] for _, group in groupby(requests, key=lambda r: r.context)]
+        scores: list[ContinuationScore] = []
+        for chunk in _chunks(items, self.scoring_batch_size):
+            # Single-token choices: their log-probs as the next token after the context, computed once.
+            single = [self.ppl_requests == "next_token" and len(item) > 1 and all(len(r.continuation_ids) == 1 for r in item) for item in chunk]
+            asked = [item for item, one in zip(chunk, single) if one]
+            nexts = iter(self._ask({"op": "next_token", "prompts": [list(item[0].context_ids) for item in asked],
+                                    "tokens": [[r.continuation_ids[0] for r in item] for item in asked]})["logprobs"] if asked else [])
+            whole = [r for item, one in zip(chunk, single) if not one for r in item]
+            prompts = iter(self._ask({"op": "score", "prompts": [r.ids for r in whole]})["logprobs"] if whole else [])
+            for item, one in zip(chunk, single):
+                if one:
+                    scores += [score_from_logprobs([value]) for value in next(nexts)]
+                    continue
+                for request in item:  # logprobs[i] belongs to token i + 1: the continuation's are the last ones
+                    scores.append(score_from_logprobs(next(prompts)[len(request.context_ids) - 1:]))
+            tick(sum(len(item) for item in chunk))
         return scores
 
     def generate(self, inputs: list[Any], max_out_len: int, **kwargs: Any) -> list[str]:
@@ -86,6 +98,18 @@ class VLLMOffline(LocalModel):
                               for prompt, t in zip(inputs, answer["traces"]))
         tick(len(inputs))
         return list(answer["texts"])
+
+
+def _chunks(items: list[list[TokenizedRequest]], prompts: int) -> Iterator[list[list[TokenizedRequest]]]:
+    """Whole items, about `prompts` choices per engine call."""
+    chunk: list[list[TokenizedRequest]] = []
+    for item in items:
+        chunk.append(item)
+        if sum(len(i) for i in chunk) >= prompts:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _die_with_parent() -> None:

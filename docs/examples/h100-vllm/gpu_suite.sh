@@ -17,25 +17,12 @@ set -uo pipefail
 out=${1:?usage: gpu_suite.sh OUT}
 stage=${STAGE:?set STAGE to the staged folder}
 cd "$(dirname "${BASH_SOURCE[0]}")/../../.."
-mkdir -p "$out/runs" "$out/logs"
-log() { echo "$(date -u +%H:%M:%S) $*" | tee -a "$out/driver.log"; }
-trap 'log "driver ended"; touch "$out/done"' EXIT
+# shellcheck source=driver_common.sh
+source docs/examples/h100-vllm/driver_common.sh
 
 # 1. the toolkit on the host's torch and transformers; vLLM beside it, seen only by its servers
-log "install"
-bash install.sh --with-vllm none --system-site-packages --wheelhouse "$stage/wheels" >"$out/logs/install.log" 2>&1 \
-  || { log "install.sh failed"; exit 1; }
-python3 -m pip install -q --no-index --no-deps --no-compile --target "$stage/vsite" "$stage"/vllm/*.whl \
-  >"$out/logs/vllm-install.log" 2>&1 || { log "vllm install failed"; exit 1; }
-printf '#!/bin/sh\nPYTHONPATH=%s exec python3 "$@"\n' "$stage/vsite" >"$stage/vllm-python"
-chmod +x "$stage/vllm-python"
-.venv/bin/benchmark-eval prepare-demo-model --gguf "$stage/model.gguf" --converter .venv/bin/python \
-  >"$out/logs/model.log" 2>&1 || { log "prepare-demo-model failed"; exit 1; }
-sha256sum .cache/models/SmolLM2-135M-Instruct/model.safetensors >"$out/model.sha256"
-tar -C "$stage" -xJf "$stage/data.tar.xz"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv >"$out/gpu.csv"
-"$stage/vllm-python" -c 'import vllm, torch; print("vllm", vllm.__version__, "torch", torch.__version__)' >"$out/versions.txt" 2>&1
-log "installed: $(cat "$out/versions.txt" | tail -1)"
+# shellcheck source=install_there.sh
+source docs/examples/h100-vllm/install_there.sh
 
 model=.cache/models/SmolLM2-135M-Instruct
 served=smollm2-135m-instruct

