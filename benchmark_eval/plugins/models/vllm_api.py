@@ -160,7 +160,7 @@ class VLLMApi(BaseAPIModel):
         """The requests that score an item's choices, each answered as a list of per-choice
         continuation log-probs (in the choices' order across the requests).
 
-        Where every continuation is one token (MMLU's and C-Eval's " A"... " D"), only the next
+        Where every continuation is one token (MMLU's " A" ... " D"), only the next
         token's log-probs after the shared context are needed: the context is sent and computed
         once, and no prompt log-probs are asked (vLLM computes, detokenizes and returns one per
         prompt token, and a request that asks for them skips the prefix cache). Log-probs are

@@ -236,7 +236,7 @@ def test_next_token_scoring_gives_the_whole_prompt_answers_in_any_order_and_cach
 
 def test_the_api_run_asked_single_token_items_as_next_token_requests(ppl_runs: dict[str, Path]) -> None:
     """MMLU's choices are one token each: one next-token request per item (the first one also
-    the probe, answered once); C-Eval's are three ("A" and what follows it): whole prompts."""
+    the probe, answered once); C-Eval's are three (space, line break, letter): whole prompts."""
     with sqlite3.connect(ppl_runs["api"] / "cache" / "requests.sqlite") as db:
         bodies = [json.loads(row[0])["body"] for row in db.execute("SELECT request FROM answers") if row[0]]
     next_token = [b for b in bodies if "logprob_token_ids" in b]
