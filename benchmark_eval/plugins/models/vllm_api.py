@@ -46,6 +46,20 @@ from .progress import tick, tick_each
 from .tokenizers import encode, load_tokenizer, token_count_bound, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
+#: Tries of more nodes than this (long continuations) ask whole prompts: one request instead of many.
+_MAX_NODE_REQUESTS = 16
+
+
+def _trie(continuations: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
+    """Each prefix the continuations share (the empty one first) -> the tokens that follow it,
+    in the choices' order."""
+    nodes: dict[tuple[int, ...], list[int]] = {}
+    for continuation in continuations:
+        for j, token in enumerate(continuation):
+            following = nodes.setdefault(continuation[:j], [])
+            if token not in following:
+                following.append(token)
+    return nodes
 
 
 def _asked(answer: list[list[float]] | None) -> list[list[float]]:
@@ -150,34 +164,47 @@ class VLLMApi(BaseAPIModel):
         for start in range(0, len(items), _ITEMS_PER_CHUNK):
             chunk = items[start:start + _ITEMS_PER_CHUNK]
             tokenized = iter(tokenize_requests(load_tokenizer(self.tokenizer_path), [r for item in chunk for r in item]))
-            scoring = [request for item in chunk for request in self._scoring_requests([next(tokenized) for _ in item])]
+            asked = [self._scoring_requests([next(tokenized) for _ in item]) for item in chunk]
+            scoring = [request for requests_of_item, _ in asked for request in requests_of_item]
             per_request = max(1, round(sum(len(item) for item in chunk) / len(scoring)))  # progress counts prompts
-            answers = self.client.post_all(scoring, progress=partial(tick_each, per_request))
-            scores += [score_from_logprobs(logprobs) for answer in answers for logprobs in _asked(answer)]
+            answers = iter(self.client.post_all(scoring, progress=partial(tick_each, per_request)))
+            for requests_of_item, combine in asked:
+                scores += [score_from_logprobs(logprobs) for logprobs in combine([next(answers) for _ in requests_of_item])]
         return scores
 
-    def _scoring_requests(self, item: list[TokenizedRequest]) -> list[ApiRequest]:
-        """The requests that score an item's choices, each answered as a list of per-choice
-        continuation log-probs (in the choices' order across the requests).
+    def _scoring_requests(self, item: list[TokenizedRequest]) -> tuple[list[ApiRequest], Callable[[list[Any]], list[list[float]]]]:
+        """The requests that score an item's choices, and how their answers make each choice's
+        continuation log-probs.
 
-        Where every continuation is one token (MMLU's " A" ... " D"), only the next
-        token's log-probs after the shared context are needed: the context is sent and computed
-        once, and no prompt log-probs are asked (vLLM computes, detokenizes and returns one per
-        prompt token, and a request that asks for them skips the prefix cache). Log-probs are
-        vLLM's raw ones (its default `--logprobs-mode raw_logprobs`): the model's log-softmax,
-        before the allowed-tokens mask. Other items, and `ppl_requests=prompt_logprobs`, ask
-        each choice's whole prompt with `prompt_logprobs`."""
-        next_token = self.ppl_requests == "next_token" and all(len(r.continuation_ids) == 1 for r in item)
-        if not next_token or len({r.context_ids for r in item}) != 1:
-            return [self._prompt_logprobs_request(item)]
-        context, tokens = list(item[0].context_ids), [r.continuation_ids[0] for r in item]
-        if self._takes_label_logprobs(context, tokens):  # one request: the log-probs of exactly these ids
-            return [self._label_request(context, tokens)]
-        # A server without logprob_token_ids: a request per choice, its token the only one allowed
-        # (with the prefix cache on, the context is computed once for them all).
-        return [ApiRequest("/completions", {"model": self.path, "prompt": context, "max_tokens": 1, "temperature": 0, "logprobs": 0,
-                                            "allowed_token_ids": [token], "return_tokens_as_token_ids": True},
-                           keep=forced_logprob, keep_name="forced-logprob") for token in tokens]
+        Next-token scoring (the default): each continuation token's log-prob is that token's as
+        the next one after the context and the continuation's earlier tokens. The choices'
+        continuations form a token trie; each of its nodes (a prefix shared by some choices) is one
+        request asking for the log-probs of the tokens that follow it there: MMLU's " A" ... " D"
+        is one request, C-Eval's " ", "\n", then the letter three. Only those few log-probs come
+        back, and the prefix cache computes the shared context once; a request with
+        `prompt_logprobs` would have vLLM compute, detokenize and return one per prompt token, and
+        skips the prefix cache. Log-probs are vLLM's raw ones (its default `--logprobs-mode
+        raw_logprobs`): the model's log-softmax, before any mask. Items whose trie is large (long
+        continuations), and `ppl_requests=prompt_logprobs`, ask each choice's whole prompt."""
+        nodes = _trie([r.continuation_ids for r in item])
+        if self.ppl_requests != "next_token" or len({r.context_ids for r in item}) != 1 or len(nodes) > _MAX_NODE_REQUESTS:
+            return [self._prompt_logprobs_request(item)], lambda answers: _asked(answers[0])
+        context = list(item[0].context_ids)
+        edges = [(prefix, token) for prefix, tokens in nodes.items() for token in tokens]
+        if self._takes_label_logprobs(context, nodes[()]):  # a request per node: the log-probs of exactly its tokens
+            requests = [self._label_request(context + list(prefix), tokens) for prefix, tokens in nodes.items()]
+        else:  # a server without logprob_token_ids: a request per edge, its token the only one allowed
+            requests = [ApiRequest("/completions", {"model": self.path, "prompt": context + list(prefix), "max_tokens": 1,
+                                                    "temperature": 0, "logprobs": 0, "allowed_token_ids": [token],
+                                                    "return_tokens_as_token_ids": True},
+                                   keep=forced_logprob, keep_name="forced-logprob") for prefix, token in edges]
+
+        def combine(answers: list[Any]) -> list[list[float]]:
+            # Either way the answers, flattened, hold one log-prob per edge, in the edges' order.
+            logprob = {edge: values[0] for edge, values in zip(edges, [v for answer in answers for v in _asked(answer)])}
+            return [[logprob[(r.continuation_ids[:j], token)] for j, token in enumerate(r.continuation_ids)] for r in item]
+
+        return requests, combine
 
     def _takes_label_logprobs(self, context: list[int], tokens: list[int]) -> bool:
         """Asked of the server once, by the first item scored this way: its request is the probe,

@@ -234,15 +234,14 @@ def test_next_token_scoring_gives_the_whole_prompt_answers_in_any_order_and_cach
         _assert_batch_invariant(whole, scores)
 
 
-def test_the_api_run_asked_single_token_items_as_next_token_requests(ppl_runs: dict[str, Path]) -> None:
-    """MMLU's choices are one token each: one next-token request per item (the first one also
-    the probe, answered once); C-Eval's are three (space, line break, letter): whole prompts."""
+def test_the_api_run_asked_next_token_requests_along_each_items_token_trie(ppl_runs: dict[str, Path]) -> None:
+    """MMLU's choices are one token each: one request per item (the first one also the probe,
+    answered once); C-Eval's are three, the first two shared (space, line break, letter): three
+    requests per item, the last one asking for the four letters. No whole prompt is sent."""
     with sqlite3.connect(ppl_runs["api"] / "cache" / "requests.sqlite") as db:
         bodies = [json.loads(row[0])["body"] for row in db.execute("SELECT request FROM answers") if row[0]]
-    next_token = [b for b in bodies if "logprob_token_ids" in b]
-    whole = [b for b in bodies if "prompt_logprobs" in b]
-    assert len(next_token) == 4 and len(whole) == 4 and len(bodies) == 8, bodies
-    assert all(isinstance(b["prompt"][0], int) and len(b["logprob_token_ids"]) == 4 for b in next_token)  # one context each
+    assert bodies and all("logprob_token_ids" in b and "prompt_logprobs" not in b for b in bodies), bodies
+    assert sorted(len(b["logprob_token_ids"]) for b in bodies) == [1] * 8 + [4] * 8  # 4 MMLU items, 4 C-Eval items x 3 nodes
 
 
 def test_local_next_token_scoring_gives_the_whole_sequence_answers(ppl_runs: dict[str, Path]) -> None:

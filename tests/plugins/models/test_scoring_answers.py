@@ -61,23 +61,38 @@ def _next_token_answer(top: dict[str, float] | None, token_logprob: float | None
 
 def test_single_token_choices_ask_for_their_log_probs_as_the_next_token() -> None:
     item = [TokenizedRequest((1, 2, 3), (4,)), TokenizedRequest((1, 2, 3), (5,))]
-    [request] = _model(True)._scoring_requests(item)
+    [request], combine = _model(True)._scoring_requests(item)
     assert request.body["prompt"] == [1, 2, 3] and request.body["logprob_token_ids"] == [4, 5]
     assert "prompt_logprobs" not in request.body and request.body["max_tokens"] == 1
-    assert request.keep(_next_token_answer({"token_id:9": -0.1, "token_id:4": -1.5, "token_id:5": -0.25})) == [[-1.5], [-0.25]]
+    kept = request.keep(_next_token_answer({"token_id:9": -0.1, "token_id:4": -1.5, "token_id:5": -0.25}))
+    assert combine([kept]) == [[-1.5], [-0.25]]
     assert request.keep(_next_token_answer({"token_id:9": -0.1})) is None  # a server that ignored the field
+    with pytest.raises(RequestFailed, match="no log-probs for logprob_token_ids"):
+        combine([None])
 
 
-def test_without_logprob_token_ids_each_choice_is_forced_in_turn() -> None:
-    item = [TokenizedRequest((1, 2, 3), (4,)), TokenizedRequest((1, 2, 3), (5,))]
-    requests = _model(False)._scoring_requests(item)
-    assert [r.body["allowed_token_ids"] for r in requests] == [[4], [5]] and all(r.body["prompt"] == [1, 2, 3] for r in requests)
-    assert requests[0].keep(_next_token_answer(None, -1.25)) == [[-1.25]]
+def test_multi_token_choices_ask_each_node_of_their_token_trie() -> None:
+    """C-Eval's shape: the choices share " " and "\n" (7, 8), then part at the letter."""
+    item = [TokenizedRequest((1, 2, 3), (7, 8, 4)), TokenizedRequest((1, 2, 3), (7, 8, 5))]
+    requests, combine = _model(True)._scoring_requests(item)
+    assert [(r.body["prompt"], r.body["logprob_token_ids"]) for r in requests] == [
+        ([1, 2, 3], [7]), ([1, 2, 3, 7], [8]), ([1, 2, 3, 7, 8], [4, 5])]
+    answers = [_next_token_answer({"token_id:7": -0.5}), _next_token_answer({"token_id:8": -0.25}),
+               _next_token_answer({"token_id:4": -1.0, "token_id:5": -2.0})]
+    assert combine([r.keep(a) for r, a in zip(requests, answers)]) == [[-0.5, -0.25, -1.0], [-0.5, -0.25, -2.0]]
 
 
-def test_multi_token_items_and_the_prompt_logprobs_setting_ask_whole_prompts() -> None:
-    mixed = [TokenizedRequest((1, 2, 3), (4,)), TokenizedRequest((1, 2, 3), (5, 6))]
+def test_without_logprob_token_ids_each_edge_is_forced_in_turn() -> None:
+    item = [TokenizedRequest((1, 2, 3), (7, 4)), TokenizedRequest((1, 2, 3), (7, 5))]
+    requests, combine = _model(False)._scoring_requests(item)
+    assert [(r.body["prompt"], r.body["allowed_token_ids"]) for r in requests] == [([1, 2, 3], [7]), ([1, 2, 3, 7], [4]), ([1, 2, 3, 7], [5])]
+    kept = [r.keep(_next_token_answer(None, v)) for r, v in zip(requests, (-0.5, -1.25, -2.5))]
+    assert combine(kept) == [[-0.5, -1.25], [-0.5, -2.5]]
+
+
+def test_the_prompt_logprobs_setting_and_long_continuations_ask_whole_prompts() -> None:
     single = [TokenizedRequest((1, 2, 3), (4,)), TokenizedRequest((1, 2, 3), (5,))]
-    for model, item in ((_model(True), mixed), (_model(True, "prompt_logprobs"), single)):
-        [request] = model._scoring_requests(item)
+    long = [TokenizedRequest((1, 2, 3), tuple(range(10 + i, 30 + i))) for i in range(2)]  # a trie of 21 nodes
+    for model, item in ((_model(True, "prompt_logprobs"), single), (_model(True), long)):
+        [request], _ = model._scoring_requests(item)
         assert request.body["prompt_logprobs"] == 0 and request.body["prompt"] == [[*r.context_ids, *r.continuation_ids] for r in item]
