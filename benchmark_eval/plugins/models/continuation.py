@@ -107,6 +107,14 @@ def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -
     return [t for t in out if t is not None]
 
 
+def single_token_choices(item: Sequence[TokenizedRequest]) -> list[int] | None:
+    """An item's choice tokens when it has several choices of one token each, else None (its
+    choices share one context: `tokenize_requests` gives every choice of a context the same ids)."""
+    if len(item) > 1 and all(len(r.continuation_ids) == 1 for r in item):
+        return [r.continuation_ids[0] for r in item]
+    return None
+
+
 def tokenize_request(tokenizer: Any, request: ContinuationRequest) -> TokenizedRequest:
     return tokenize_requests(tokenizer, [request])[0]
 

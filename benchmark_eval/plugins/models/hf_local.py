@@ -19,7 +19,14 @@ from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
-from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
+from .continuation import (
+    ContinuationRequest,
+    ContinuationScore,
+    TokenizedRequest,
+    score_from_logprobs,
+    single_token_choices,
+    tokenize_requests,
+)
 from .devices import Device, prepare_device
 from .local import LocalModel
 from .progress import tick
@@ -56,10 +63,9 @@ class HFCausalLM(LocalModel):
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         # An item's choices are consecutive requests with one context.
         items = [tokenize_requests(self.tokenizer, list(group)) for _, group in groupby(requests, key=lambda r: r.context)]
-        single = {i: item for i, item in enumerate(items) if self.ppl_requests == "next_token" and len(item) > 1
-                  and all(len(r.continuation_ids) == 1 for r in item) and len({r.context_ids for r in item}) == 1}
-        nexts = dict(zip(single, self._next_token_logprobs([(item[0].context_ids, [r.continuation_ids[0] for r in item])
-                                                             for item in single.values()])))
+        single = {i: tokens for i, item in enumerate(items)
+                  if self.ppl_requests == "next_token" and (tokens := single_token_choices(item)) is not None}
+        nexts = dict(zip(single, self._next_token_logprobs([(items[i][0].context_ids, tokens) for i, tokens in single.items()])))
         scores: list[ContinuationScore] = []
         for i, item in enumerate(items):
             scores += [score_from_logprobs([v]) for v in nexts[i]] if i in nexts else [self._sequence_score(r) for r in item]

@@ -187,7 +187,7 @@ class VLLMApi(BaseAPIModel):
         raw_logprobs`): the model's log-softmax, before any mask. Items whose trie is large (long
         continuations), and `ppl_requests=prompt_logprobs`, ask each choice's whole prompt."""
         nodes = _trie([r.continuation_ids for r in item])
-        if self.ppl_requests != "next_token" or len({r.context_ids for r in item}) != 1 or len(nodes) > _MAX_NODE_REQUESTS:
+        if self.ppl_requests != "next_token" or len(nodes) > _MAX_NODE_REQUESTS:  # (an item's choices share their context ids)
             return [self._prompt_logprobs_request(item)], lambda answers: _asked(answers[0])
         context = list(item[0].context_ids)
         edges = [(prefix, token) for prefix, tokens in nodes.items() for token in tokens]

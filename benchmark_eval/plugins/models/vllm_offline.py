@@ -24,7 +24,14 @@ from ...handoff import generations_folder
 from ...results.samples import prompt_sha256
 from ...results.traces import TraceWriter, compact_trace
 from .chat_prompts import HFType, generation_ids
-from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
+from .continuation import (
+    ContinuationRequest,
+    ContinuationScore,
+    TokenizedRequest,
+    score_from_logprobs,
+    single_token_choices,
+    tokenize_requests,
+)
 from .local import LocalModel
 from .progress import tick
 
@@ -75,10 +82,11 @@ class VLLMOffline(LocalModel):
         scores: list[ContinuationScore] = []
         for chunk in _chunks(items, self.scoring_batch_size):
             # Single-token choices: their log-probs as the next token after the context, computed once.
-            single = [self.ppl_requests == "next_token" and len(item) > 1 and all(len(r.continuation_ids) == 1 for r in item) for item in chunk]
+            tokens = [single_token_choices(item) if self.ppl_requests == "next_token" else None for item in chunk]
+            single = [t is not None for t in tokens]
             asked = [item for item, one in zip(chunk, single) if one]
             nexts = iter(self._ask({"op": "next_token", "prompts": [list(item[0].context_ids) for item in asked],
-                                    "tokens": [[r.continuation_ids[0] for r in item] for item in asked]})["logprobs"] if asked else [])
+                                    "tokens": [t for t in tokens if t is not None]})["logprobs"] if asked else [])
             whole = [r for item, one in zip(chunk, single) if not one for r in item]
             prompts = iter(self._ask({"op": "score", "prompts": [r.ids for r in whole]})["logprobs"] if whole else [])
             for item, one in zip(chunk, single):
