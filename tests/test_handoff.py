@@ -93,4 +93,4 @@ def test_the_config_keeps_its_key_order(entry_class: type) -> None:
     from dataclasses import fields
 
     names = [{"label": "abbr", "model": "path"}.get(f.name, f.name) for f in fields(entry_class)]
-    assert names[:2] in (["abbr", "path"], ["logprobs", "log_dir"])
+    assert names[:3] in (["abbr", "path", "key"], ["logprobs", "ppl_requests", "log_dir"])
