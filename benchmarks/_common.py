@@ -116,7 +116,13 @@ async def _bare(base_url: str, requests: list[dict[str, Any]], concurrency: int)
     async with httpx.AsyncClient(base_url=base_url + "/v1", timeout=600, limits=limits) as client:
         async def one(request: dict[str, Any]) -> None:
             async with gate:
-                (await client.post(request["path"], json=request["body"])).raise_for_status()
+                for attempt in range(3):  # a connection the server closed is sent again, as our client does
+                    try:
+                        (await client.post(request["path"], json=request["body"])).raise_for_status()
+                        return
+                    except httpx.TransportError:
+                        if attempt == 2:
+                            raise
 
         started = time.perf_counter()
         await asyncio.gather(*(one(r) for r in requests))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -39,6 +39,9 @@ NUMERICS_FLAGS: dict[str, str] = {
 }
 # On/off flags: `--enforce-eager` alone means true, `--no-enforce-eager` false.
 _SWITCHES = {"--enforce-eager"}
+#: vLLM's batch-invariant mode is an environment variable, not a flag: the launch record names it
+#: as a numerics setting (`batch_invariant`), and `server_args` may carry it as VLLM_BATCH_INVARIANT=1.
+BATCH_INVARIANT_ENV = "VLLM_BATCH_INVARIANT"
 
 
 def numerics_of(args: Sequence[str]) -> dict[str, str]:
@@ -47,7 +50,9 @@ def numerics_of(args: Sequence[str]) -> dict[str, str]:
     items = list(args)
     for i, item in enumerate(items):
         flag, eq, inline = item.partition("=")
-        if flag.startswith("--no-") and "--" + flag[5:] in _SWITCHES:
+        if flag == BATCH_INVARIANT_ENV and eq:
+            found["batch_invariant"] = "true" if inline.strip() == "1" else "false"
+        elif flag.startswith("--no-") and "--" + flag[5:] in _SWITCHES:
             found[NUMERICS_FLAGS["--" + flag[5:]]] = "false"
         elif flag in _SWITCHES:
             found[NUMERICS_FLAGS[flag]] = "true"
@@ -70,8 +75,12 @@ def record_path(port: int, state_dir: Path | None = None) -> Path:
     return (state_dir or server_state_dir()) / f"vllm-{port}.json"
 
 
-def write_launch(port: int, args: Sequence[str], state_dir: Path, device: str, accelerator: AcceleratorInfo | None = None) -> None:
-    launch = ServerLaunch(args=list(args), numerics=numerics_of(args), source="launcher", device=device, accelerator=accelerator)
+def write_launch(port: int, args: Sequence[str], state_dir: Path, device: str, accelerator: AcceleratorInfo | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+    numerics = numerics_of(args)
+    if (env or {}).get(BATCH_INVARIANT_ENV, "0") == "1":  # asked for by --batch-invariant or exported
+        numerics["batch_invariant"] = "true"
+    launch = ServerLaunch(args=list(args), numerics=numerics, source="launcher", device=device, accelerator=accelerator)
     record_path(port, state_dir).write_text(launch.model_dump_json(indent=2) + "\n")
 
 

@@ -26,7 +26,7 @@ from ..paths import cache_dir, vllm_python
 from ..results.records import AcceleratorInfo
 from ..settings import ServerSettings
 from .accelerators import accelerator_env, check_npu_stack, describe_cuda, describe_npu, device_count
-from .launch import record_path, write_launch
+from .launch import BATCH_INVARIANT_ENV, record_path, write_launch
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ def build_env(settings: ServerSettings) -> dict[str, str]:
     # --devices is what the user asked for now: it wins over an exported variable.
     env.update(accelerator_env(settings.device, settings.devices, device_count(settings.devices, settings.tensor_parallel_size)))
     env.setdefault("HF_HUB_OFFLINE", "1")  # a local model folder needs no hub
+    if settings.batch_invariant:
+        env[BATCH_INVARIANT_ENV] = "1"
     return env
 
 
@@ -152,7 +154,7 @@ def start_server(settings: ServerSettings) -> ServerHandle:
     try:
         # While the server loads: the arguments after `-m MODULE` and the accelerator's facts.
         write_launch(settings.port, command[3:], settings.state_dir, settings.device,
-                     describe_accelerator(settings.device, python, env))
+                     describe_accelerator(settings.device, python, env), env)
         _wait_until_ready(process, settings, log_path)
     except BaseException:  # not ready, or a stop signal: the server must not outlive the attempt
         # vLLM ignores SIGTERM for minutes while it starts: SIGKILL after the short grace.

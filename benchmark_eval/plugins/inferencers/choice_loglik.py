@@ -11,14 +11,16 @@ once, so an API backend can keep the server busy across the whole dataset.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from opencompass.models.base import LMTemplateParser
 from opencompass.openicl.icl_inferencer.icl_base_inferencer import BaseInferencer
 
 from ...compat import dump_results_dict
-from ..models.continuation import ContinuationRequest, split_choices
+from ..models.continuation import ContinuationRequest, TokenizedRequest, split_choices
+
+#: An item's prompts' token counts, and their ids where the model gave them.
+Counted = tuple[list[int], list[TokenizedRequest | None]]
 
 # Plain text for every backend: a chat meta template must not change what PPL scores.
 _PLAIN = LMTemplateParser()
@@ -34,7 +36,6 @@ class ChoiceLoglikInferencer(BaseInferencer):
                          **kwargs)
         self.labels = labels
         self._ice: dict[tuple[int, tuple[int, ...]], Any] = {}  # in-context text by (retriever, example ids)
-        self._ids: dict[str, Sequence[int]] = {}  # a prompt's ids from the length check, for its scoring
 
     def _label_prompts(self, retriever: Any, idx: int, ice_idx: list[int], labels: list[Any],
                        ice_template: Any, prompt_template: Any) -> list[str]:
@@ -47,25 +48,23 @@ class ChoiceLoglikInferencer(BaseInferencer):
             idx, ice, label, ice_template=ice_template, prompt_template=prompt_template), mode="ppl")
             for label in labels]
 
-    def _token_lens(self, prompts: list[str]) -> list[int]:
-        # A model that encodes a batch at once (the fast tokenizers encode batches in parallel)
-        # gives the ids, and they are kept: scoring then does not encode the same text again (the
-        # encoder was the largest cost of a PPL run against a fast server).
-        token_ids = getattr(self.model, "get_token_ids", None)
-        if token_ids is None:
-            return [self.model.get_token_len(p) for p in prompts]
-        ids = token_ids(prompts)
-        self._ids.update(zip(prompts, ids))
-        return [len(i) for i in ids]
+    def _counted(self, items: list[tuple[str, list[str]]]) -> list[Counted]:
+        """Per item: its prompts' token counts (the length check's) and the ids scoring will use,
+        where the model offers them (ours: each context encoded once, `tokenizers.encode_choices`);
+        a model with OpenCompass's get_token_len alone gives counts and encodes what it scores."""
+        tokenize = getattr(self.model, "tokenize_choices", None)
+        if tokenize is None:
+            return [([self.model.get_token_len(context + c) for c in conts], [None] * len(conts)) for context, conts in items]
+        return [([r.prompt_len for r in item], list(item)) for item in tokenize(items)]
 
-    def _fitted(self, retriever: Any, idx: int, ice_idx: list[int], prompts: list[str], longest: int, labels: list[Any],
-                ice_template: Any, prompt_template: Any) -> list[str]:
+    def _fitted(self, retriever: Any, idx: int, ice_idx: list[int], item: tuple[str, list[str]], counted: Counted,
+                labels: list[Any], ice_template: Any, prompt_template: Any) -> tuple[tuple[str, list[str]], Counted]:
         """Like PPLInferencer: drop in-context examples until the longest prompt fits."""
-        while self.max_seq_len and ice_idx and longest > self.max_seq_len:
+        while self.max_seq_len and ice_idx and max(counted[0]) > self.max_seq_len:
             ice_idx = ice_idx[:-1]
-            prompts = self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template)
-            longest = max(self._token_lens(prompts))
-        return prompts
+            item = split_choices(self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template))
+            [counted] = self._counted([item])
+        return item, counted
 
     def inference(self, retriever: Any, ice_template: Any = None, prompt_template: Any = None,
                   output_json_filepath: str | None = None, output_json_filename: str | None = None,
@@ -74,19 +73,17 @@ class ChoiceLoglikInferencer(BaseInferencer):
             raise ValueError("normalizing_str is not supported: scores are continuation log-likelihoods")
         labels = self.labels or retriever.get_labels(ice_template=ice_template, prompt_template=prompt_template)
         indices = [list(ice_idx) for ice_idx in retriever.retrieve()]
-        prompts = [self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template)
-                   for idx, ice_idx in enumerate(indices)]
-        if self.max_seq_len:  # every prompt counted in one batch; only those too long are built again
-            lens = iter(self._token_lens([p for item in prompts for p in item]))
-            longest = [max(next(lens) for _ in item) for item in prompts]
-            prompts = [self._fitted(retriever, idx, indices[idx], item, longest[idx], labels, ice_template, prompt_template)
-                       for idx, item in enumerate(prompts)]
-        items = [split_choices(item) for item in prompts]
-        del prompts
+        items = [split_choices(self._label_prompts(retriever, idx, ice_idx, labels, ice_template, prompt_template))
+                 for idx, ice_idx in enumerate(indices)]
+        kept: list[list[TokenizedRequest | None]] = [[None] * len(conts) for _, conts in items]
+        if self.max_seq_len:  # every item counted in one batch; only those too long are built again
+            fitted = [self._fitted(retriever, idx, indices[idx], item, counted, labels, ice_template, prompt_template)
+                      for idx, (item, counted) in enumerate(zip(items, self._counted(items)))]
+            items, kept = [item for item, _ in fitted], [ids for _, (_, ids) in fitted]
         self._ice.clear()
-        # context + continuation is the item's prompt as counted (split_choices cuts it in two)
-        requests = [ContinuationRequest(context, cont, self._ids.get(context + cont)) for context, conts in items for cont in conts]
-        self._ids.clear()
+        requests = [ContinuationRequest(context, cont, tokenized)
+                    for (context, conts), item_ids in zip(items, kept) for cont, tokenized in zip(conts, item_ids)]
+        del kept
         scores = iter(self.model.score_continuations(requests))
 
         reader = retriever.dataset_reader

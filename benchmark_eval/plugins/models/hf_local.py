@@ -2,9 +2,9 @@
 
 Written against plain `transformers` (4.57 in the evaluator environment, 5.x on GPU images)
 rather than OpenCompass's HF classes, which call tokenizer APIs transformers 5 removed and
-whose PPL depends on padding. Scoring follows `continuation`'s rule one sequence at a time,
-so batch size (which applies to generation) never changes a score; an item whose choices are
-single tokens takes one pass over its shared context instead of one per choice. Generations leave the same
+whose PPL depends on padding. Scoring follows `continuation`'s rule: one pass per node of an
+item's token trie (MMLU: one over the shared context), one sequence a pass on the CPU, so batch
+size (which applies to generation) never changes a score there. Generations leave the same
 traces as the server's (finish reason, length and, with `logprobs` >= 1, each token's log-prob
 from the raw logits and the top-k alternatives), by prompt hash (`results.traces`).
 """
@@ -23,15 +23,16 @@ from .continuation import (
     ContinuationRequest,
     ContinuationScore,
     TokenizedRequest,
+    logprobs_along_trie,
+    next_token_questions,
     score_from_logprobs,
-    single_token_choices,
     tokenize_requests,
 )
 from .devices import Device, prepare_device
 from .local import LocalModel
 from .progress import tick
 
-#: Padded tokens per forward pass when an accelerator scores single-token choices in batches.
+#: Padded tokens per forward pass when an accelerator asks next-token questions in batches.
 _BATCH_TOKENS = 16384
 
 
@@ -61,14 +62,21 @@ class HFCausalLM(LocalModel):
         self.model = model
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        # An item's choices are consecutive requests with one context.
-        items = [tokenize_requests(self.tokenizer, list(group)) for _, group in groupby(requests, key=lambda r: r.context)]
-        single = {i: tokens for i, item in enumerate(items)
-                  if self.ppl_requests == "next_token" and (tokens := single_token_choices(item)) is not None}
-        nexts = dict(zip(single, self._next_token_logprobs([(items[i][0].context_ids, tokens) for i, tokens in single.items()])))
+        # An item's choices are consecutive requests with one context. Next-token scoring: one
+        # pass per node of the item's token trie (MMLU: one over the context), none per choice.
+        tokenized = iter(tokenize_requests(self.tokenizer, requests))
+        items = [[next(tokenized) for _ in group] for _, group in groupby(requests, key=lambda r: r.context)]
+        tries = {i: nodes for i, item in enumerate(items)
+                 if self.ppl_requests == "next_token" and (nodes := next_token_questions(item)) is not None}
+        asked = [((*items[i][0].context_ids, *prefix), tokens) for i, nodes in tries.items() for prefix, tokens in nodes.items()]
+        answers = iter(self._next_token_logprobs(asked))
         scores: list[ContinuationScore] = []
         for i, item in enumerate(items):
-            scores += [score_from_logprobs([v]) for v in nexts[i]] if i in nexts else [self._sequence_score(r) for r in item]
+            if i in tries:
+                nodes = tries[i]
+                scores += map(score_from_logprobs, logprobs_along_trie(item, nodes, [next(answers) for _ in nodes]))
+            else:
+                scores += [self._sequence_score(r) for r in item]
             tick(len(item))
         return scores
 

@@ -3,9 +3,10 @@
 Generation posts to `/v1/chat/completions` (messages built by OpenCompass's own OpenAI-class
 conversion, through `compat.ChatMessages`); log-likelihood scoring, which no OpenCompass API
 class offers, posts token-id prompts to `/v1/completions`, so the server scores exactly the ids
-of the shared rule: an item whose choices are single tokens asks for those tokens' log-probs as
-the next token after the context; any other item asks its choices' prompts (one request, a
-list of prompts) with `prompt_logprobs`; only the continuation tokens' log-probs are kept.
+of the shared rule: one request per node of an item's token trie asks for the log-probs of the
+tokens that follow it as the next token (`_scoring_requests`); an item with a large trie, or
+every item under `ppl_requests=prompt_logprobs`, asks its choices' prompts (one request, a list
+of prompts) with `prompt_logprobs`; only the continuation tokens' log-probs are kept.
 A generation's answer is kept with its trace (finish reason, output tokens and, with
 `logprobs` >= 1, each token's log-prob and top-k alternatives), written beside OpenCompass's
 predictions by prompt hash (`results.traces`).
@@ -18,7 +19,6 @@ timeouts, retries with backoff, and the run's request cache.
 from __future__ import annotations
 
 import threading
-from array import array
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
 from itertools import groupby
@@ -41,27 +41,20 @@ from .answers import (
 )
 from .api_client import ApiRequest, RequestFailed
 from .client_process import ClientProcess
-from .continuation import ContinuationRequest, ContinuationScore, TokenizedRequest, score_from_logprobs, tokenize_requests
+from .continuation import (
+    ContinuationRequest,
+    ContinuationScore,
+    TokenizedRequest,
+    logprobs_along_trie,
+    next_token_questions,
+    score_from_logprobs,
+    tokenize_items,
+    tokenize_requests,
+)
 from .progress import tick, tick_each
-from .tokenizers import encode, load_tokenizer, token_count_bound, token_counts
+from .tokenizers import load_tokenizer, token_count_bound, token_counts
 
 _ITEMS_PER_CHUNK = 256  # a fixed size: chunks, hence requests and their cache keys, do not depend on concurrency
-#: Tries of more nodes than this (long continuations) ask whole prompts: one request instead of many.
-_MAX_NODE_REQUESTS = 16
-
-
-def _trie(continuations: Sequence[tuple[int, ...]]) -> dict[tuple[int, ...], list[int]]:
-    """Each prefix the continuations share (the empty one first) -> the tokens that follow it,
-    in the choices' order."""
-    nodes: dict[tuple[int, ...], list[int]] = {}
-    for continuation in continuations:
-        for j, token in enumerate(continuation):
-            following = nodes.setdefault(continuation[:j], [])
-            if token not in following:
-                following.append(token)
-    return nodes
-
-
 def _asked(answer: list[list[float]] | None) -> list[list[float]]:
     """A scoring request's per-choice log-probs; None only from a server that stopped taking
     logprob_token_ids after it took them for the probe."""
@@ -108,11 +101,10 @@ class VLLMApi(BaseAPIModel):
     def get_token_len(self, prompt: str) -> int:
         return self._token_len(prompt)
 
-    def get_token_ids(self, prompts: list[str]) -> list[array[int]]:
-        """The ids of each prompt (special tokens included), in batches, 4 bytes an id: the length
-        check keeps them so that scoring does not encode the same text again."""
-        tokenizer = load_tokenizer(self.tokenizer_path)
-        return [array("i", ids) for start in range(0, len(prompts), 1024) for ids in encode(tokenizer, prompts[start:start + 1024])]
+    def tokenize_choices(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[TokenizedRequest]]:
+        """The ids each item's choices are scored with (ChoiceLoglikInferencer's length check
+        keeps them, so scoring does not encode the same text again)."""
+        return tokenize_items(load_tokenizer(self.tokenizer_path), items)
 
     def _token_bound(self) -> Callable[[str], int] | None:
         return token_count_bound(load_tokenizer(self.tokenizer_path))
@@ -186,23 +178,23 @@ class VLLMApi(BaseAPIModel):
         skips the prefix cache. Log-probs are vLLM's raw ones (its default `--logprobs-mode
         raw_logprobs`): the model's log-softmax, before any mask. Items whose trie is large (long
         continuations), and `ppl_requests=prompt_logprobs`, ask each choice's whole prompt."""
-        nodes = _trie([r.continuation_ids for r in item])
-        if self.ppl_requests != "next_token" or len(nodes) > _MAX_NODE_REQUESTS:  # (an item's choices share their context ids)
+        nodes = next_token_questions(item) if self.ppl_requests == "next_token" else None
+        if nodes is None:  # (an item's choices share their context ids)
             return [self._prompt_logprobs_request(item)], lambda answers: _asked(answers[0])
         context = list(item[0].context_ids)
-        edges = [(prefix, token) for prefix, tokens in nodes.items() for token in tokens]
         if self._takes_label_logprobs(context, nodes[()]):  # a request per node: the log-probs of exactly its tokens
             requests = [self._label_request(context + list(prefix), tokens) for prefix, tokens in nodes.items()]
         else:  # a server without logprob_token_ids: a request per edge, its token the only one allowed
             requests = [ApiRequest("/completions", {"model": self.path, "prompt": context + list(prefix), "max_tokens": 1,
                                                     "temperature": 0, "logprobs": 0, "allowed_token_ids": [token],
                                                     "return_tokens_as_token_ids": True},
-                                   keep=forced_logprob, keep_name="forced-logprob") for prefix, token in edges]
+                                   keep=forced_logprob, keep_name="forced-logprob")
+                        for prefix, tokens in nodes.items() for token in tokens]
 
         def combine(answers: list[Any]) -> list[list[float]]:
-            # Either way the answers, flattened, hold one log-prob per edge, in the edges' order.
-            logprob = {edge: values[0] for edge, values in zip(edges, [v for answer in answers for v in _asked(answer)])}
-            return [[logprob[(r.continuation_ids[:j], token)] for j, token in enumerate(r.continuation_ids)] for r in item]
+            # Either way the answers, flattened, hold one log-prob per edge, in the nodes' order.
+            flat = iter(v[0] for answer in answers for v in _asked(answer))
+            return logprobs_along_trie(item, nodes, [[next(flat) for _ in tokens] for tokens in nodes.values()])
 
         return requests, combine
 

@@ -28,8 +28,9 @@ from .continuation import (
     ContinuationRequest,
     ContinuationScore,
     TokenizedRequest,
+    logprobs_along_trie,
+    next_token_questions,
     score_from_logprobs,
-    single_token_choices,
     tokenize_requests,
 )
 from .local import LocalModel
@@ -81,17 +82,18 @@ class VLLMOffline(LocalModel):
         items = [[next(tokenized) for _ in group] for _, group in groupby(requests, key=lambda r: r.context)]
         scores: list[ContinuationScore] = []
         for chunk in _chunks(items, self.scoring_batch_size):
-            # Single-token choices: their log-probs as the next token after the context, computed once.
-            tokens = [single_token_choices(item) if self.ppl_requests == "next_token" else None for item in chunk]
-            single = [t is not None for t in tokens]
-            asked = [item for item, one in zip(chunk, single) if one]
-            nexts = iter(self._ask({"op": "next_token", "prompts": [list(item[0].context_ids) for item in asked],
-                                    "tokens": [t for t in tokens if t is not None]})["logprobs"] if asked else [])
-            whole = [r for item, one in zip(chunk, single) if not one for r in item]
+            # Next-token scoring: one question per node of an item's token trie (MMLU: the context
+            # once); an item whose trie is large, or every item under prompt_logprobs, whole prompts.
+            tries = [next_token_questions(item) if self.ppl_requests == "next_token" else None for item in chunk]
+            asked = [([*item[0].context_ids, *prefix], tokens) for item, nodes in zip(chunk, tries) if nodes is not None
+                     for prefix, tokens in nodes.items()]
+            nexts = iter(self._ask({"op": "next_token", "prompts": [ids for ids, _ in asked],
+                                    "tokens": [tokens for _, tokens in asked]})["logprobs"] if asked else [])
+            whole = [r for item, nodes in zip(chunk, tries) if nodes is None for r in item]
             prompts = iter(self._ask({"op": "score", "prompts": [r.ids for r in whole]})["logprobs"] if whole else [])
-            for item, one in zip(chunk, single):
-                if one:
-                    scores += [score_from_logprobs([value]) for value in next(nexts)]
+            for item, nodes in zip(chunk, tries):
+                if nodes is not None:
+                    scores += map(score_from_logprobs, logprobs_along_trie(item, nodes, [next(nexts) for _ in nodes]))
                     continue
                 for request in item:  # logprobs[i] belongs to token i + 1: the continuation's are the last ones
                     scores.append(score_from_logprobs(next(prompts)[len(request.context_ids) - 1:]))

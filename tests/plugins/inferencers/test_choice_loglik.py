@@ -5,6 +5,7 @@ bookkeeping around the scores is what is tested here. Real backends' scores: tes
 from __future__ import annotations
 
 import json
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from benchmark_eval.data.check import data_root_env
 from benchmark_eval.paths import demo_data_root
 from benchmark_eval.plan import plan_datasets, prepare_dataset
 from benchmark_eval.plugins.inferencers import ChoiceLoglikInferencer
-from benchmark_eval.plugins.models.continuation import ContinuationRequest, ContinuationScore
+from benchmark_eval.plugins.models.continuation import ContinuationRequest, ContinuationScore, TokenizedRequest
 from benchmark_eval.settings import RunSettings
 
 
@@ -83,3 +84,30 @@ def test_normalizing_strings_are_refused(tmp_path: Path) -> None:
     inferencer = ChoiceLoglikInferencer(model=ScriptedScorer({}), output_json_filepath=str(tmp_path))
     with pytest.raises(ValueError, match="normalizing_str"):
         inferencer.inference(retriever=None, normalizing_str="Answer:")
+
+
+class TokenizingScorer(ScriptedScorer):
+    """A scorer that tokenizes (as every model class of ours does): one fake id per word."""
+
+    def __init__(self, loglik: dict[str, float]) -> None:
+        super().__init__(loglik)
+        self.tokenized_items = 0
+
+    def tokenize_choices(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[TokenizedRequest]]:
+        self.tokenized_items += len(items)
+        return [[TokenizedRequest(array("i", range(len(context.split()))), (7,), len((context + c).split())) for c in conts]
+                for context, conts in items]
+
+
+def test_the_length_checks_ids_are_the_ones_scored(tmp_path: Path) -> None:
+    """A model that tokenizes gives the length check its counts and ids; the requests carry those
+    ids to scoring (nothing encoded twice), also for items built again with fewer examples."""
+    full, _ = _infer(tmp_path / "full", ScriptedScorer({"A": -1.0, "B": -2.0, "C": -3.0, "D": -4.0}))
+    longest = max(len((item["origin_prompt"] + c["continuation"]).split()) for item in full.values() for c in item["choices"])
+    scorer = TokenizingScorer({"A": -1.0, "B": -2.0, "C": -3.0, "D": -4.0})
+    short, _ = _infer(tmp_path / "short", scorer, max_seq_len=longest // 2)
+    assert scorer.tokenized_items > 3  # the three items, then each built again until it fits
+    assert all(r.tokenized is not None and r.tokenized.continuation_ids == (7,) for r in scorer.requests)
+    for request in scorer.requests:
+        assert request.tokenized is not None and len(request.tokenized.context_ids) == len(request.context.split())
+    assert [item["origin_prompt"] for item in short.values()] == [r.context for r in scorer.requests[::4]]

@@ -52,7 +52,8 @@ def test_batched_tokenizing_gives_each_request_the_ids_of_its_own_calls() -> Non
     call per text (the rule as written), including the fallback when the boundary merges."""
     tokenizer = load_tokenizer(str(demo_model_dir()))
     items = [("The capital of France is", [" Paris", " Lyon"]), ("Answer:", [" A", " B", " C", " D"]),
-             ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"]), ("The capital of France is", [" Paris"])]
+             ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"]), ("The capital of France is", [" Paris"]),
+             ("Q: 2+2?\nA. 3\nB. 4\nAnswer:", [" A", " B", "\nB"]), ("line\n  indented\nlast", [" x", "\n\ny", "y"])]
     requests = [ContinuationRequest(context, c) for context, conts in items for c in conts]
     for request, batched in zip(requests, tokenize_requests(tokenizer, requests), strict=True):
         context = list(tokenizer(request.context, add_special_tokens=True)["input_ids"])
@@ -60,25 +61,24 @@ def test_batched_tokenizing_gives_each_request_the_ids_of_its_own_calls() -> Non
         one_by_one = whole[len(context):] if whole[:len(context)] == context and len(whole) > len(context) else \
             list(tokenizer(request.continuation, add_special_tokens=False)["input_ids"])
         assert (list(batched.context_ids), list(batched.continuation_ids)) == (context, one_by_one), request
+        assert batched.prompt_len == len(whole)  # the length check's count: the whole prompt's
 
 
 def test_ids_kept_from_the_length_check_score_exactly_as_encoding_again() -> None:
-    """ChoiceLoglikInferencer hands scoring the ids its length check encoded (VLLMApi.get_token_ids,
-    4-byte arrays); the requests must come out id for id as if scoring had encoded the text."""
-    from array import array
-
-    from benchmark_eval.plugins.models.tokenizers import encode
+    """ChoiceLoglikInferencer hands scoring the ids its length check tokenized (the model's
+    tokenize_choices); the requests must come out id for id as if scoring had encoded the text,
+    and ids a request carries are used as given."""
+    from benchmark_eval.plugins.models.continuation import TokenizedRequest, tokenize_items
 
     tokenizer = load_tokenizer(str(demo_model_dir()))
-    items = [("The capital of France is", [" Paris", " Lyon"]), ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"])]
+    items = [("The capital of France is", [" Paris", " Lyon"]), ("x =", ["=1", " 2"]), ("数学题：1+1=", ["2", "三"]),
+             ("Q: one\nA. x\nB. y\nAnswer:", [" A", " B"])]
     plain = [ContinuationRequest(context, c) for context, conts in items for c in conts]
-    kept = [ContinuationRequest(r.context, r.continuation, array("i", encode(tokenizer, [r.context + r.continuation])[0]))
-            for r in plain]
+    tokenized = [r for item in tokenize_items(tokenizer, items) for r in item]
+    kept = [ContinuationRequest(r.context, r.continuation, t) for r, t in zip(plain, tokenized)]
     assert kept == plain  # the ids are no part of a request's identity
     for a, b in zip(tokenize_requests(tokenizer, kept), tokenize_requests(tokenizer, plain), strict=True):
-        assert (a.context_ids, a.continuation_ids) == (b.context_ids, b.continuation_ids)
+        assert (list(a.context_ids), a.continuation_ids, a.prompt_len) == (list(b.context_ids), b.continuation_ids, b.prompt_len)
         assert all(type(i) is int for i in a.ids)  # plain ints: they go into the request's JSON
-    # the kept ids are used as given (the inferencer keys them by the exact prompt text they encode)
-    context = encode(tokenizer, [plain[0].context])[0]
-    given = [ContinuationRequest(plain[0].context, plain[0].continuation, array("i", [*context, 999]))]
+    given = [ContinuationRequest(plain[0].context, plain[0].continuation, TokenizedRequest(tokenized[0].context_ids, (999,), 7))]
     assert tokenize_requests(tokenizer, given)[0].continuation_ids == (999,)
