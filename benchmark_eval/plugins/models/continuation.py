@@ -119,17 +119,18 @@ def tokenize_items(tokenizer: Any, items: Sequence[tuple[str, Sequence[str]]]) -
     return out
 
 
-def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -> list[TokenizedRequest]:
-    """`tokenize_items` over requests (an item's choices are consecutive requests with one
-    context); a request that carries its ids keeps them."""
+def tokenized_items(tokenizer: Any, requests: Sequence[ContinuationRequest]) -> list[list[TokenizedRequest]]:
+    """`tokenize_items` over requests, item by item (an item's choices are consecutive requests
+    with one context); an item whose requests carry their ids keeps them."""
     groups = [list(group) for _, group in groupby(requests, key=lambda r: r.context)]
     unknown = [group for group in groups if any(r.tokenized is None for r in group)]
-    tokenized = iter(tokenize_items(tokenizer, [(group[0].context, [r.continuation for r in group]) for group in unknown]))
-    fresh = {id(group): next(tokenized) for group in unknown}
-    out: list[TokenizedRequest] = []
-    for group in groups:
-        out += fresh[id(group)] if id(group) in fresh else [r.tokenized for r in group if r.tokenized is not None]
-    return out
+    fresh = dict(zip(map(id, unknown), tokenize_items(tokenizer, [(g[0].context, [r.continuation for r in g]) for g in unknown])))
+    return [fresh[id(group)] if id(group) in fresh else [r.tokenized for r in group if r.tokenized is not None]
+            for group in groups]
+
+
+def tokenize_requests(tokenizer: Any, requests: Sequence[ContinuationRequest]) -> list[TokenizedRequest]:
+    return [r for item in tokenized_items(tokenizer, requests) for r in item]
 
 
 def tokenize_request(tokenizer: Any, request: ContinuationRequest) -> TokenizedRequest:

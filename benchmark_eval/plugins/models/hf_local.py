@@ -12,7 +12,6 @@ from the raw logits and the top-k alternatives), by prompt hash (`results.traces
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import groupby
 from typing import Any
 
 from ...handoff import generations_folder
@@ -26,7 +25,7 @@ from .continuation import (
     logprobs_along_trie,
     next_token_questions,
     score_from_logprobs,
-    tokenize_requests,
+    tokenized_items,
 )
 from .devices import Device, prepare_device
 from .local import LocalModel
@@ -64,8 +63,7 @@ class HFCausalLM(LocalModel):
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
         # An item's choices are consecutive requests with one context. Next-token scoring: one
         # pass per node of the item's token trie (MMLU: one over the context), none per choice.
-        tokenized = iter(tokenize_requests(self.tokenizer, requests))
-        items = [[next(tokenized) for _ in group] for _, group in groupby(requests, key=lambda r: r.context)]
+        items = tokenized_items(self.tokenizer, requests)
         tries = {i: nodes for i, item in enumerate(items)
                  if self.ppl_requests == "next_token" and (nodes := next_token_questions(item)) is not None}
         asked = [((*items[i][0].context_ids, *prefix), tokens) for i, nodes in tries.items() for prefix, tokens in nodes.items()]

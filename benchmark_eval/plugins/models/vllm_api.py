@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from functools import lru_cache, partial
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +48,7 @@ from .continuation import (
     next_token_questions,
     score_from_logprobs,
     tokenize_items,
-    tokenize_requests,
+    tokenized_items,
 )
 from .progress import tick, tick_each
 from .tokenizers import load_tokenizer, token_count_bound, token_counts
@@ -148,18 +147,14 @@ class VLLMApi(BaseAPIModel):
         return body
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        # An item's choices (consecutive requests with one context) are asked together. Items go
-        # in chunks, so that the token ids of a whole dataset never sit in memory at once; the
-        # other datasets in flight keep the server busy at a chunk's tail.
-        items = [list(group) for _, group in groupby(requests, key=lambda r: r.context)]
+        # Items go in chunks: the other datasets in flight keep the server busy at a chunk's tail.
+        items = tokenized_items(load_tokenizer(self.tokenizer_path), requests)
         scores: list[ContinuationScore] = []
         for start in range(0, len(items), _ITEMS_PER_CHUNK):
-            chunk = items[start:start + _ITEMS_PER_CHUNK]
-            tokenized = iter(tokenize_requests(load_tokenizer(self.tokenizer_path), [r for item in chunk for r in item]))
-            asked = [self._scoring_requests([next(tokenized) for _ in item]) for item in chunk]
+            asked = [self._scoring_requests(item) for item in items[start:start + _ITEMS_PER_CHUNK]]
             scoring = [request for requests_of_item, _ in asked for request in requests_of_item]
-            per_request = max(1, round(sum(len(item) for item in chunk) / len(scoring)))  # progress counts prompts
-            answers = iter(self.client.post_all(scoring, progress=partial(tick_each, per_request)))
+            prompts = sum(len(item) for item in items[start:start + _ITEMS_PER_CHUNK])
+            answers = iter(self.client.post_all(scoring, progress=partial(tick_each, max(1, round(prompts / len(scoring))))))
             for requests_of_item, combine in asked:
                 scores += [score_from_logprobs(logprobs) for logprobs in combine([next(answers) for _ in requests_of_item])]
         return scores

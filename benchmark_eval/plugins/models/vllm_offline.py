@@ -15,7 +15,6 @@ import signal
 import subprocess
 import weakref
 from collections.abc import Iterator, Sequence
-from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from .continuation import (
     logprobs_along_trie,
     next_token_questions,
     score_from_logprobs,
-    tokenize_requests,
+    tokenized_items,
 )
 from .local import LocalModel
 from .progress import tick
@@ -77,9 +76,7 @@ class VLLMOffline(LocalModel):
         return answer
 
     def score_continuations(self, requests: Sequence[ContinuationRequest]) -> list[ContinuationScore]:
-        tokenized = iter(tokenize_requests(self.tokenizer, requests))
-        # An item's choices are consecutive requests with one context.
-        items = [[next(tokenized) for _ in group] for _, group in groupby(requests, key=lambda r: r.context)]
+        items = tokenized_items(self.tokenizer, requests)
         scores: list[ContinuationScore] = []
         for chunk in _chunks(items, self.scoring_batch_size):
             # Next-token scoring: one question per node of an item's token trie (MMLU: the context

@@ -104,9 +104,10 @@ def _group_ends(pgid: int, within: float = 20.0) -> bool:
     return False
 
 
-def _score_in_subprocess(kind: str, options: dict[str, Any], batch_sizes: list[int], requests: list[ContinuationRequest],
+def _score_in_subprocess(kind: str, options: dict[str, Any], passes: list[int | tuple[int, str]], requests: list[ContinuationRequest],
                          attributes: dict[str, Any] | None = None) -> list[list[ContinuationScore]]:
-    """Score with a model class as OpenCompass's task process would (its own process)."""
+    """Score with a model class as OpenCompass's task process would (its own process), once per
+    pass: a batch size, or (batch size, ppl_requests); one model (one engine start) for all."""
     script = """
 import json, sys
 from benchmark_eval.plugins.models.continuation import ContinuationRequest
@@ -123,12 +124,14 @@ model = Model(**payload["options"])
 for name, value in payload["attributes"].items():
     setattr(model, name, value)
 out = []
-for size in payload["batch_sizes"]:
+for size, mode in payload["passes"]:
     model.max_workers = model.scoring_batch_size = size
+    model.ppl_requests = mode or model.ppl_requests
     out.append([[s.loglik, s.n_tokens] for s in model.score_continuations(requests)])
 print(json.dumps({"scores": out, "engine_pid": getattr(getattr(model, "_engine", None), "pid", None)}))
 """
-    payload = {"kind": kind, "options": options, "batch_sizes": batch_sizes, "attributes": attributes or {},
+    payload = {"kind": kind, "options": options, "attributes": attributes or {},
+               "passes": [(p, None) if isinstance(p, int) else p for p in passes],
                "requests": [{"context": r.context, "continuation": r.continuation} for r in requests]}
     done = subprocess.run([sys.executable, "-c", script], input=json.dumps(payload), capture_output=True, text=True,
                           timeout=600, cwd=REPO_ROOT)
@@ -158,12 +161,15 @@ def test_api_batch_1_and_8_give_identical_scores(ppl_runs: dict[str, Path], vllm
     _assert_batch_invariant(one, eight)
 
 
-def test_offline_batch_1_and_8_give_identical_scores(ppl_runs: dict[str, Path]) -> None:
+def test_offline_scores_at_batch_1_and_8_and_both_ways(ppl_runs: dict[str, Path]) -> None:
+    """vLLM offline, one engine: next-token questions at batch 1 and 8, and against every
+    choice's whole prompt with prompt_logprobs (as over the API)."""
     requests = _requests(ppl_runs["offline"])
-    one, eight = _score_in_subprocess("offline", {
+    one, eight, whole = _score_in_subprocess("offline", {
         "path": str(demo_model_dir()), "vllm_python": str(vllm_python()), "dtype": "float32", "device": "cpu",
-        "env": {"VLLM_CPU_KVCACHE_SPACE": "2"}}, [1, 8], requests)
+        "env": {"VLLM_CPU_KVCACHE_SPACE": "2"}}, [(1, "next_token"), (8, "next_token"), (8, "prompt_logprobs")], requests)
     _assert_batch_invariant(one, eight)
+    _assert_batch_invariant(whole, eight)
 
 
 def test_bf16_moves_logliks_measurably(ppl_runs: dict[str, Path]) -> None:
@@ -244,18 +250,15 @@ def test_the_api_run_asked_next_token_requests_along_each_items_token_trie(ppl_r
     assert sorted(len(b["logprob_token_ids"]) for b in bodies) == [1] * 8 + [4] * 8  # 4 MMLU items, 4 C-Eval items x 3 nodes
 
 
-def test_local_next_token_scoring_gives_the_whole_sequence_answers(ppl_runs: dict[str, Path]) -> None:
-    """HF: one pass over the context against one pass per choice: the same answers, the log-probs
-    within float noise (the last context position's logits come from a shorter pass; measured
-    here: 76 of 80 bit-identical in fp32, the rest within 4e-6). vLLM offline: logprob_token_ids
-    against prompt_logprobs, as over the API."""
+def test_hf_next_token_scoring_gives_the_whole_sequence_answers(ppl_runs: dict[str, Path]) -> None:
+    """HF: one pass per node of an item's token trie against one pass per choice: the same
+    answers, the log-probs within float noise (the last position's logits come from a shorter
+    pass; measured here: 76 of 80 bit-identical in fp32, the rest within 4e-6); and the
+    accelerators' padded batches of next-token questions, forced on the CPU."""
     requests = _requests(ppl_runs["hf"])
-    hf = {"path": str(demo_model_dir()), "dtype": "float32"}
-    [whole] = _score_in_subprocess("hf", {**hf, "ppl_requests": "prompt_logprobs"}, [1], requests)
-    [shared] = _score_in_subprocess("hf", {**hf, "ppl_requests": "next_token"}, [1], requests)
+    whole, shared = _score_in_subprocess("hf", {"path": str(demo_model_dir()), "dtype": "float32"},
+                                         [(1, "prompt_logprobs"), (1, "next_token")], requests)
     _assert_batch_invariant(whole, shared)
-    offline = {"path": str(demo_model_dir()), "vllm_python": str(vllm_python()), "dtype": "float32", "device": "cpu",
-               "env": {"VLLM_CPU_KVCACHE_SPACE": "2"}}
-    [whole] = _score_in_subprocess("offline", {**offline, "ppl_requests": "prompt_logprobs"}, [8], requests)
-    [shared] = _score_in_subprocess("offline", {**offline, "ppl_requests": "next_token"}, [8], requests)
-    _assert_batch_invariant(whole, shared)
+    [padded] = _score_in_subprocess("hf", {"path": str(demo_model_dir()), "dtype": "float32"}, [1], requests,
+                                    {"batched_next_token": True})
+    _assert_batch_invariant(shared, padded)
