@@ -49,7 +49,14 @@ def _infer(tmp_path: Path, scorer: ScriptedScorer, max_seq_len: int | None = Non
     templates = {k: ICL_PROMPT_TEMPLATES.build(infer[k]) if infer.get(k) else None for k in ("ice_template", "prompt_template")}
     inferencer = ChoiceLoglikInferencer(model=scorer, max_seq_len=max_seq_len, output_json_filepath=str(tmp_path))
     predictions = inferencer.inference(retriever, **templates, output_json_filename="items.json")  # as OpenICLInferTask names it
-    return json.loads((tmp_path / "items.json").read_text(encoding="utf-8")), predictions
+    results = json.loads((tmp_path / "items.json").read_text(encoding="utf-8"))
+    if max_seq_len is None:  # the prompts are OpenCompass's own, built as PPLInferencer builds them
+        labels = retriever.get_labels(**templates)
+        for idx, ice_idx in enumerate(retriever.retrieve()):
+            ice = retriever.generate_ice(ice_idx, ice_template=templates["ice_template"])
+            prompts = [retriever.generate_label_prompt(idx, ice, label, **templates) for label in labels]
+            assert [results[str(idx)]["origin_prompt"] + c["continuation"] for c in results[str(idx)]["choices"]] == prompts
+    return results, predictions
 
 
 def test_the_highest_loglik_wins_and_ties_go_to_the_first_label(tmp_path: Path) -> None:
