@@ -10,8 +10,9 @@ accelerator server; never used for a score), side by side with a bare asyncio cl
 Workloads (pick with --only): gen (all of MMLU test, mmlu_gen), ppl (all of MMLU test,
 mmlu_ppl), suite (full MMLU gen + C-Eval val gen + GSM8K test + HumanEval + XSum 1,000),
 ppl5x (mmlu_ppl over a data root holding MMLU test five times: does memory grow with requests?).
-Goals: gen whole run <= 10x bare, fixed cost <= 15 s; ppl whole run <= 2x bare;
-ppl peak RSS <= 1.5 GB. Prints a table and writes benchmarks/results/ceiling_speed.json.
+Goals: gen whole run <= 10x bare, fixed cost <= 15 s; ppl peak RSS <= 1.5 GB (ppl's whole run
+against bare is printed: next-token requests leave the bare client almost nothing to send,
+docs/performance.md). Prints a table and writes benchmarks/results/ceiling_speed.json.
 
 usage: .venv/bin/python benchmarks/ceiling_speed.py [--only gen,ppl,suite,ppl5x] [--concurrency 64] [--skip-bare] [--label after]
 """

