@@ -87,7 +87,8 @@ def encode_choices(tokenizer: Any, items: Sequence[tuple[str, Sequence[str]]]) -
     tokenizer, the whole texts are encoded (tests/plugins/models/test_token_counts.py holds the
     two ways equal over MMLU's and C-Eval's prompts)."""
     context_ids = encode(tokenizer, [context for context, _ in items])
-    cuts = [_last_lines_start(context) if _pieces_merge_alone(tokenizer) else -1 for context, _ in items]
+    cut_lines = _pieces_merge_alone(tokenizer)
+    cuts = [_last_lines_start(context) if cut_lines else -1 for context, _ in items]
     tails = encode(tokenizer, [context[cut:] for (context, _), cut in zip(items, cuts) if cut >= 0], special=False)
     ends = iter(encode(tokenizer, [context[cut:] + c for (context, conts), cut in zip(items, cuts) if cut >= 0 for c in conts],
                        special=False))
