@@ -14,6 +14,7 @@ from ..handoff import OfflineModelEntry
 from ..paths import vllm_python
 from ..results import RunDir
 from ..server import vllm_device_env
+from ..server.accelerators import VISIBLE_DEVICES
 from ..settings import setting
 from . import local_weights
 from .base import Target
@@ -23,6 +24,8 @@ from .local_weights import LocalRunSettings
 class OfflineRunSettings(LocalRunSettings):
     mode: Literal["vllm_offline"] = "vllm_offline"
     vllm_python: Path | None = setting(None, env="vllm_python", help="the interpreter with vLLM (vLLM offline)")
+    visible_devices: str | None = setting(None, env="CUDA_VISIBLE_DEVICES", also_env=("ASCEND_RT_VISIBLE_DEVICES",),
+                                          help="the cards vLLM's offline engine may use (the accelerator's own variable)")
 
 
 class VllmOffline:
@@ -44,13 +47,21 @@ class VllmOffline:
             tensor_parallel_size=settings.tensor_parallel_size,
             scoring_batch_size=settings.batch_size,  # OpenCompass keeps batch_size to itself
             device=device,
-            # vLLM manages its own devices; OpenCompass must not pin the task to one GPU.
+            # vLLM places its own workers: OpenCompass reserves no GPU for the task (the engine's
+            # environment undoes the empty device list that leaves; plugins/models/devices.py).
             run_cfg={"num_gpus": 0},
-            env=vllm_device_env(device),
+            env={**vllm_device_env(device), **visible_devices(device, settings.visible_devices)},
         )
 
     def task_env(self, settings: OfflineRunSettings) -> dict[str, str]:
         return local_weights.task_env(settings)
+
+
+def visible_devices(device: str, devices: str | None) -> dict[str, str]:
+    """The user's device list, kept for the engine: OpenCompass's runner replaces it in the
+    task's environment (plugins/models/devices.py)."""
+    name = VISIBLE_DEVICES.get(device)
+    return {name: devices} if name and devices else {}
 
 
 BACKEND = VllmOffline()

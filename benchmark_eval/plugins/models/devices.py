@@ -7,9 +7,10 @@ stand-in `torch_npu` module, and the README says so.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from typing import Literal
 
-from ...server.accelerators import NPU_MULTI_CARD_ALLOC
+from ...server.accelerators import NPU_MULTI_CARD_ALLOC, VISIBLE_DEVICES
 
 Device = Literal["cpu", "cuda", "npu"]
 
@@ -48,3 +49,19 @@ def device_env(device: Device, num_devices: int) -> dict[str, str]:
 def runner_gpus(device: Device, num_devices: int) -> int:
     """GPUs OpenCompass's LocalRunner should reserve (it counts CUDA devices only)."""
     return num_devices if device == "cuda" else 0
+
+
+def engine_env(device: str, environ: Mapping[str, str], entry_env: Mapping[str, str]) -> dict[str, str]:
+    """The environment of vLLM's offline engine, started inside an OpenCompass task.
+
+    OpenCompass's LocalRunner starts every task as `CUDA_VISIBLE_DEVICES=<the GPUs it reserved>
+    python ...` (ASCEND_RT_VISIBLE_DEVICES where torch_npu is installed). The offline task
+    reserves none (vLLM places its own workers), so the task sees an empty list: an engine
+    started with it finds no device. The plan records the user's own list in the entry's env;
+    without one, the empty list is dropped and the engine sees what the host has."""
+    env = {**environ, **entry_env}
+    if device != "cpu":
+        for name in VISIBLE_DEVICES.values():
+            if not env.get(name, "x").strip():
+                del env[name]
+    return env

