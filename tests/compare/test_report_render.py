@@ -27,7 +27,7 @@ def _has_colour(pixels: np.ndarray, hex_colour: str, tolerance: float = 0.03, mi
 def test_html_report_renders_in_chromium(runs: dict[str, Path], tmp_path: Path) -> None:
     browser = shutil.which("chromium")
     assert browser, "Debian's chromium is needed: bash install.sh --for-tests installs it"
-    _compare(runs["fp32"], runs["bf16"], tmp_path)
+    _compare(runs["fp32"], runs["rounded"], tmp_path)
     shot = tmp_path / "report.png"
     done = subprocess.run([
         browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -54,7 +54,7 @@ def test_first_screen_shows_decision_reason_and_next_steps(runs: dict[str, Path]
     script that writes where those elements are into the page, read back with --dump-dom.)"""
     browser = shutil.which("chromium")
     assert browser, "Debian's chromium is needed: bash install.sh --for-tests installs it"
-    _compare(runs["fp32"], runs["bf16"], tmp_path)
+    _compare(runs["fp32"], runs["rounded"], tmp_path)
     verdict = json.loads((tmp_path / "verdict.json").read_text())
     assert verdict["verdict"] == "INCONCLUSIVE" and verdict["next_steps"], verdict["verdict"]
     measure = ("<script>document.body.setAttribute('data-layout', JSON.stringify(Object.fromEntries("

@@ -1,6 +1,7 @@
 """lm-evaluation-harness and EvalScope themselves (pinned, each in its own environment:
-.venv-lmeval, .venv-evalscope) against the real fp32 and bf16 servers, reading the shared data
-through task configs of their own kind (peer_configs/), their outputs imported and compared.
+.venv-lmeval, .venv-evalscope) against the real fp32 server and one of the weights rounded to
+FP8 (served in fp32), reading the shared data through task configs of their own kind
+(peer_configs/), their outputs imported and compared.
 
 lm-eval runs a log-likelihood group (local-completions, the model's tokenizer) and a generative
 task (local-chat-completions, chat template); EvalScope its own GSM8K benchmark over the API. A
@@ -67,7 +68,7 @@ def _evalscope(server: ServerHandle, data: Path, out: Path, max_tokens: int) -> 
 
 
 @pytest.fixture(scope="module")
-def peer_runs(vllm_server: ServerHandle, bf16_server: ServerHandle, data_root: Path,
+def peer_runs(vllm_server: ServerHandle, rounded_server: ServerHandle, data_root: Path,
               tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert LM_EVAL.exists() and EVALSCOPE.exists(), "lm-eval or EvalScope is not installed: run bash install.sh --for-tests"
     work = tmp_path_factory.mktemp("peers")
@@ -91,7 +92,7 @@ def peer_runs(vllm_server: ServerHandle, bf16_server: ServerHandle, data_root: P
         return runs
 
     with ThreadPoolExecutor(2) as pool:
-        both = list(pool.map(lambda pair: on(*pair), [(vllm_server, "fp32"), (bf16_server, "bf16")]))
+        both = list(pool.map(lambda pair: on(*pair), [(vllm_server, "fp32"), (rounded_server, "rounded")]))
     outputs = {**both[0], **both[1]}
     imported = work / "imported"
     return {**outputs, **{f"imported-{name}": finished_run(run_cli(["import", str(path), "--out", str(imported / name)]))
@@ -112,7 +113,7 @@ def _lm_samples(results: Path, task: str) -> list[dict]:
 
 
 def test_lm_eval_runs_import_with_lm_evals_own_scores(peer_runs: dict[str, Path]) -> None:
-    for name in ("fp32", "bf16"):
+    for name in ("fp32", "rounded"):
         results = json.loads(peer_runs[f"lm-mmlu-{name}"].read_text())
         run = peer_runs[f"imported-lm-mmlu-{name}"]
         manifest, samples = json.loads((run / "run.json").read_text()), _samples(run)
@@ -145,22 +146,22 @@ def _compare(base: Path, cand: Path, out: Path) -> tuple[subprocess.CompletedPro
     return done, json.loads(verdict.read_text()) if verdict.exists() else {}
 
 
-def test_lm_eval_fp32_against_bf16_signs_off_with_the_flips_of_its_own_files(peer_runs: dict[str, Path], tmp_path: Path) -> None:
-    done, verdict = _compare(peer_runs["imported-lm-mmlu-fp32"], peer_runs["imported-lm-mmlu-bf16"], tmp_path / "mmlu")
+def test_lm_eval_fp32_against_rounded_weights_signs_off_with_the_flips_of_its_own_files(peer_runs: dict[str, Path], tmp_path: Path) -> None:
+    done, verdict = _compare(peer_runs["imported-lm-mmlu-fp32"], peer_runs["imported-lm-mmlu-rounded"], tmp_path / "mmlu")
     assert done.returncode in VERDICT_CODES, done.stderr[-2000:]
     [unit] = verdict["units"]
     assert unit["unit"] == "local_mmlu" and unit["paired"]["n"] == 2 * MMLU_LIMIT
     flips = unit["paired"]["flips"]
-    expected = sum(_flips(_lm_samples(peer_runs["lm-mmlu-fp32"], t), _lm_samples(peer_runs["lm-mmlu-bf16"], t), "doc_id", "acc")
+    expected = sum(_flips(_lm_samples(peer_runs["lm-mmlu-fp32"], t), _lm_samples(peer_runs["lm-mmlu-rounded"], t), "doc_id", "acc")
                    for t in ("local_mmlu_abstract_algebra", "local_mmlu_anatomy"))
     assert flips["right_to_wrong"] + flips["wrong_to_right"] == expected
     parity = {m["dataset"]: m["logprob"] for m in verdict["metrics"]}
     assert all(p is not None and p["n"] == MMLU_LIMIT for p in parity.values())  # log-probs lm-eval logged: parity
-    assert max(p["abs_diff_percentiles"]["max"] for p in parity.values()) > 0  # bf16 moves them: a real difference
-    done, verdict = _compare(peer_runs["imported-lm-gsm8k-fp32"], peer_runs["imported-lm-gsm8k-bf16"], tmp_path / "gsm8k")
+    assert max(p["abs_diff_percentiles"]["max"] for p in parity.values()) > 0  # the rounded weights move them: a real difference
+    done, verdict = _compare(peer_runs["imported-lm-gsm8k-fp32"], peer_runs["imported-lm-gsm8k-rounded"], tmp_path / "gsm8k")
     assert done.returncode in VERDICT_CODES, done.stderr[-2000:]
     flips = verdict["units"][0]["paired"]["flips"]
-    expected = _flips(_lm_samples(peer_runs["lm-gsm8k-fp32"], "local_gsm8k"), _lm_samples(peer_runs["lm-gsm8k-bf16"], "local_gsm8k"),
+    expected = _flips(_lm_samples(peer_runs["lm-gsm8k-fp32"], "local_gsm8k"), _lm_samples(peer_runs["lm-gsm8k-rounded"], "local_gsm8k"),
                       "doc_id", "exact_match")
     assert flips["right_to_wrong"] + flips["wrong_to_right"] == expected
 
@@ -179,7 +180,7 @@ def _reviews(stamp: Path) -> list[dict]:
 
 
 def test_evalscope_runs_import_and_sign_off_with_the_flips_of_its_own_files(peer_runs: dict[str, Path], tmp_path: Path) -> None:
-    for name in ("fp32", "bf16"):
+    for name in ("fp32", "rounded"):
         samples = _samples(peer_runs[f"imported-es-{name}"])
         reviews = _reviews(peer_runs[f"es-{name}"])
         assert len(samples) == len(reviews) == GSM8K_LIMIT
@@ -188,12 +189,12 @@ def test_evalscope_runs_import_and_sign_off_with_the_flips_of_its_own_files(peer
             ours = samples[("gsm8k", str(review["index"]))]
             assert ours["scores"] == {k: 100 * v for k, v in score["value"].items()}
             assert ours["prediction"] == score["prediction"] and ours["extracted"] == score["extracted_prediction"]
-    done, verdict = _compare(peer_runs["imported-es-fp32"], peer_runs["imported-es-bf16"], tmp_path / "es")
+    done, verdict = _compare(peer_runs["imported-es-fp32"], peer_runs["imported-es-rounded"], tmp_path / "es")
     assert done.returncode in VERDICT_CODES, done.stderr[-2000:]
     [unit] = verdict["units"]
     assert unit["unit"] == "gsm8k" and unit["paired"]["n"] == GSM8K_LIMIT
     a = [{"index": r["index"], "right": r["sample_score"]["score"]["value"]["accuracy"]} for r in _reviews(peer_runs["es-fp32"])]
-    b = [{"index": r["index"], "right": r["sample_score"]["score"]["value"]["accuracy"]} for r in _reviews(peer_runs["es-bf16"])]
+    b = [{"index": r["index"], "right": r["sample_score"]["score"]["value"]["accuracy"]} for r in _reviews(peer_runs["es-rounded"])]
     flips = unit["paired"]["flips"]
     assert flips["right_to_wrong"] + flips["wrong_to_right"] == _flips(a, b, "index", "right")
 

@@ -120,6 +120,15 @@ def test_compare_names_numerics_changes_and_never_takes_them_for_a_noise_floor()
     assert numerics_changes(_run(None), _run(None)) == []  # nothing known on either side: nothing to say
 
 
+def test_other_weights_under_one_served_name_are_the_change_under_test() -> None:
+    """A converted or re-exported copy of the weights served under the same name: compare names
+    the weights folder as the change, and such a pair is no noise floor."""
+    a = _run(declared_launch("--model /models/llama --dtype bfloat16"))
+    b = _run(declared_launch("--model /data/llama-w8a8 --dtype bfloat16"))
+    assert numerics_changes(a, b) == ["weights: llama -> llama-w8a8"] and not is_noise_floor(a, b)
+    assert numerics_changes(a, _run(declared_launch("--model /elsewhere/llama --dtype bfloat16"))) == []  # another host's path
+
+
 def test_another_backend_is_a_change_under_test_not_an_input_difference() -> None:
     server = _run(declared_launch("--dtype float32 --max-model-len 8192"))
     hf = RunManifest.model_validate({"schema": 1, "status": "ok", "mode": "hf", "model": {"name": "m"}, "datasets": {},
