@@ -3,7 +3,7 @@
 # docs/examples/h100-ppl: all of MMLU test + C-Eval val PPL on the three paths (a bf16 vLLM
 # server's API with a bare client replaying its requests, vLLM offline, HF weights on CUDA),
 # scored the next-token way, each pair compared; vLLM's batch-invariant mode on a generative
-# suite (two runs with it, one without, on one server each); then on a slice of MMLU, offline and
+# suite (two runs with it, two without, on one server each); then on a slice of MMLU, offline and
 # HF both ways (prompt_logprobs against next_token), their answers compared. Before it, STAGE
 # holds what docs/examples/h100-vllm/stage.sh packed (DATA="data/mmlu data/ceval").
 #
@@ -73,7 +73,7 @@ compare h100-full-offline h100-full-hf hf-vs-offline
 fi
 
 # 2. Batch-invariant mode on a generative suite (MMLU and C-Eval, GEN_LIMIT questions a
-#    subject): two runs on a server with VLLM_BATCH_INVARIANT=1, one on a server without, 128 in
+#    subject): two runs on a server with VLLM_BATCH_INVARIANT=1, two on a server without, 128 in
 #    flight; each run's wall time is in its run.json.
 gen() {  # LABEL PORT
   log "run $1"
